@@ -1,0 +1,35 @@
+import type { CredentialKind } from '../../domain/enrollment';
+
+/** One credential for one (user, device), as it goes to the gateway. */
+export interface CredentialUpload {
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  enrollmentUserId?: string;
+  kind: CredentialKind;
+  /** The PKCS#12 (key, certificate, chain). */
+  pkcs12: Buffer;
+  password: string;
+  /** Base64 RSA-OAEP-SHA-256 of the password to the gateway's recipient certificate, if configured. */
+  passwordForRecipient?: string;
+  /** SHA-256 of the DER certificate, hex: lets the gateway recognise a repeat. */
+  thumbprint: string;
+  email: string;
+}
+
+export interface GatewayReceipt {
+  /** True when the gateway already held this exact credential. */
+  alreadyPresent: boolean;
+  receiptId?: string;
+}
+
+/**
+ * Where finished credentials go. Errors typed where they are born: `GatewayRejected`
+ * (non-retryable: our client certificate refused, a contract violation) or `GatewayUnavailable`.
+ * Uploading the same credential twice must be harmless.
+ */
+export interface EscrowGateway {
+  readonly type: string;
+  upload(credential: CredentialUpload): Promise<GatewayReceipt>;
+  /** Optional: remove what was uploaded for a device (unenroll clean-up). */
+  delete?(target: { enrollmentUserUuid: string; deviceUuid: string; enrollmentUserId?: string }): Promise<void>;
+}

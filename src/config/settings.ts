@@ -1,0 +1,143 @@
+import { z } from 'zod';
+import { parseDuration, SCHEDULE_NAMES } from '../domain/schedule';
+
+/**
+ * Every setting the provider reads, in one table: its environment variable, its path in the
+ * optional YAML file, its default, what it means, and whether it is a secret (secrets are never
+ * logged or echoed in errors). The README's configuration table is generated from this list
+ * (`npm run config:docs`), so the two cannot drift apart.
+ */
+export interface Setting<T = unknown> {
+  env: string;
+  path: string;
+  schema: z.ZodType<T>;
+  default?: string;
+  description: string;
+  secret?: boolean;
+}
+
+const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+const port = z.coerce.number().int().min(1).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const bool = z
+  .string()
+  .transform((v) => v.trim().toLowerCase())
+  .pipe(z.enum(['true', 'false', '1', '0', 'yes', 'no']))
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const duration = z.string().transform((v, ctx) => {
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+    return z.NEVER;
+  }
+});
+const list = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0),
+);
+const optionalText = z.string().optional();
+
+export const SETTINGS = {
+  // --- process ---------------------------------------------------------------------------
+  dataDir: setting({ env: 'DATA_DIR', path: 'dataDir', schema: z.string().min(1), default: '.data', description: 'Folder for local state: dev keys, embedded CA, SQLite files, simulator output.' }),
+  logLevel: setting({ env: 'LOG_LEVEL', path: 'log.level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
+  uiUrl: setting({ env: 'TEMPORAL_UI_URL', path: 'temporal.uiUrl', schema: optionalText, default: 'http://localhost:8233', description: 'Temporal Web UI base URL, used in failure notifications to link the workflow.' }),
+
+  // --- Temporal connection -----------------------------------------------------------------
+  temporalAddress: setting({ env: 'TEMPORAL_ADDRESS', path: 'temporal.address', schema: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port'), default: '127.0.0.1:7233', description: 'Temporal frontend host:port (Temporal Cloud: <namespace>.<account>.tmprl.cloud:7233).' }),
+  temporalNamespace: setting({ env: 'TEMPORAL_NAMESPACE', path: 'temporal.namespace', schema: z.string().min(1), default: 'default', description: 'Temporal namespace.' }),
+  taskQueue: setting({ env: 'TEMPORAL_TASK_QUEUE', path: 'temporal.taskQueue', schema: z.string().min(1), default: 'smime-provisioning', description: 'Task queue the worker polls and the API starts workflows on.' }),
+  temporalTls: setting({ env: 'TEMPORAL_TLS', path: 'temporal.tls.enabled', schema: bool, default: 'false', description: 'Use TLS to Temporal (implied by a client certificate or an API key).' }),
+  temporalServerCa: setting({ env: 'TEMPORAL_TLS_SERVER_CA', path: 'temporal.tls.serverCaFile', schema: optionalText, description: 'PEM file of the CA that signed the Temporal server certificate (self-hosted with a private CA).' }),
+  temporalServerName: setting({ env: 'TEMPORAL_TLS_SERVER_NAME', path: 'temporal.tls.serverName', schema: optionalText, description: 'Override the TLS server name (SNI) for Temporal.' }),
+  temporalClientCert: setting({ env: 'TEMPORAL_TLS_CLIENT_CERT', path: 'temporal.tls.clientCertFile', schema: optionalText, description: 'PEM client certificate for mTLS to Temporal (Temporal Cloud mTLS auth).' }),
+  temporalClientKey: setting({ env: 'TEMPORAL_TLS_CLIENT_KEY', path: 'temporal.tls.clientKeyFile', schema: optionalText, description: 'PEM private key for the Temporal client certificate.', secret: true }),
+  temporalApiKey: setting({ env: 'TEMPORAL_API_KEY', path: 'temporal.apiKey', schema: optionalText, description: 'Temporal Cloud API key (instead of mTLS).', secret: true }),
+
+  // --- worker --------------------------------------------------------------------------------
+  workerMetricsPort: setting({ env: 'WORKER_METRICS_PORT', path: 'worker.metricsPort', schema: port, default: '9464', description: 'Port of the worker\'s Prometheus /metrics endpoint.' }),
+  workerMetricsHost: setting({ env: 'WORKER_METRICS_HOST', path: 'worker.metricsHost', schema: z.string().min(1), default: '127.0.0.1', description: 'Interface the worker\'s metrics endpoint binds to.' }),
+  maxConcurrentActivities: setting({ env: 'WORKER_MAX_CONCURRENT_ACTIVITIES', path: 'worker.maxConcurrentActivities', schema: positiveInt, default: '64', description: 'Activities one worker runs at once (key generation runs on the libuv pool, so this is mostly I/O).' }),
+  maxConcurrentWorkflowTasks: setting({ env: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', path: 'worker.maxConcurrentWorkflowTasks', schema: positiveInt, default: '40', description: 'Workflow tasks one worker runs at once.' }),
+
+  // --- API -----------------------------------------------------------------------------------
+  apiPort: setting({ env: 'API_PORT', path: 'api.port', schema: port, default: '3000', description: 'Port of the webhook, management API, codec endpoint, health and metrics.' }),
+  apiHost: setting({ env: 'API_HOST', path: 'api.host', schema: z.string().min(1), default: '0.0.0.0', description: 'Interface the API binds to.' }),
+  webhookUsers: setting({ env: 'UEM_WEBHOOK_USERS', path: 'api.webhookUsers', schema: list, default: '', description: 'Basic-auth credentials UEM uses for the webhook: user:password[,user:password] (several, so they can rotate).', secret: true }),
+  apiTokens: setting({ env: 'API_TOKENS', path: 'api.tokens', schema: list, default: '', description: 'Bearer tokens for the management API: token:role[,token:role], role viewer or operator.', secret: true }),
+  codecCorsOrigins: setting({ env: 'CODEC_CORS_ORIGINS', path: 'api.codecCorsOrigins', schema: list, default: 'http://localhost:8233,http://127.0.0.1:8233', description: 'Origins (the Temporal UI) allowed to call the codec endpoints.' }),
+
+  // --- provisioning policy --------------------------------------------------------------------
+  schedule: setting({ env: 'PROVISION_SCHEDULE', path: 'provisioning.schedule', schema: z.enum(SCHEDULE_NAMES as [string, ...string[]]), default: 'legacy-4h', description: 'legacy-4h: an attempt every 4 h (UEM 2009 and older); event-driven: quick early retries stretching to 4 h (UEM 2010+ with CEG 1.4).' }),
+  maxAttempts: setting({ env: 'PROVISION_MAX_ATTEMPTS', path: 'provisioning.maxAttempts', schema: positiveInt.max(1000), default: '75', description: 'At most this many delivery attempts (UEM checks CEG 75 times).' }),
+  window: setting({ env: 'PROVISION_WINDOW', path: 'provisioning.window', schema: duration, default: '12.5d', description: 'No attempt later than EventTime plus this (UEM gives up after 12.5 days).' }),
+  interval: setting({ env: 'PROVISION_INTERVAL', path: 'provisioning.interval', schema: duration, default: '4h', description: 'Steady interval between attempts (UEM checks every 4 hours).' }),
+  credentialKinds: setting({ env: 'CREDENTIAL_KINDS', path: 'provisioning.credentialKinds', schema: list.pipe(z.array(z.enum(['signing', 'encryption'])).min(1)), default: 'signing,encryption', description: 'Which S/MIME credentials to deliver, as the UEM profile asks: signing, encryption or both.' }),
+  issuancePollInterval: setting({ env: 'CA_POLL_INTERVAL', path: 'ca.pollInterval', schema: duration, default: '15m', description: 'How often a pending certificate request is polled (a certificateIssued signal wakes it sooner).' }),
+
+  // --- keys and certificates ------------------------------------------------------------------
+  keyAlgorithm: setting({ env: 'KEY_ALGORITHM', path: 'keys.algorithm', schema: z.enum(['rsa', 'ec']), default: 'rsa', description: 'Key type for new credentials: rsa (broadest device support) or ec.' }),
+  rsaBits: setting({ env: 'KEY_RSA_BITS', path: 'keys.rsaBits', schema: z.coerce.number().int().refine((n) => [2048, 3072, 4096].includes(n), 'must be 2048, 3072 or 4096'), default: '2048', description: 'RSA modulus size.' }),
+  ecCurve: setting({ env: 'KEY_EC_CURVE', path: 'keys.ecCurve', schema: z.enum(['P-256', 'P-384']), default: 'P-256', description: 'EC curve when KEY_ALGORITHM=ec.' }),
+  validityDays: setting({ env: 'CERT_VALIDITY_DAYS', path: 'keys.validityDays', schema: positiveInt.max(825, 'the CA/B Forum S/MIME limit is 825 days'), default: '365', description: 'Requested certificate lifetime in days (at most 825, the CA/B Forum S/MIME limit).' }),
+  pkcs12DefaultProfile: setting({ env: 'PKCS12_PROFILE', path: 'pkcs12.defaultProfile', schema: z.enum(['legacy', 'modern']), default: 'legacy', description: 'PKCS#12 profile for platforms not listed in PKCS12_PLATFORM_PROFILES: legacy (3DES, SHA-1 MAC) or modern (AES-256, SHA-256).' }),
+  pkcs12PlatformProfiles: setting({ env: 'PKCS12_PLATFORM_PROFILES', path: 'pkcs12.platformProfiles', schema: list, default: 'Apple:legacy,Android:legacy,WinRT:modern,Windows:modern', description: 'Per-platform PKCS#12 profile, platform:profile[,platform:profile] (platform as UEM names it).' }),
+  recipientCertFile: setting({ env: 'CEG_RECIPIENT_CERT', path: 'gateway.recipientCertFile', schema: optionalText, description: 'PEM certificate of the gateway: when set, each PKCS#12 password is also sent RSA-OAEP-SHA-256 encrypted to it.' }),
+
+  // --- sealing (secrets inside workflow history) ------------------------------------------------
+  sealingKeys: setting({ env: 'SEALING_KEYS', path: 'sealing.keys', schema: list, default: '', description: 'Key-encryption keys that seal private keys, PKCS#12 and passwords in workflow history: kid:base64(32 bytes)[,...]; the first seals, all open. Empty: a key file in DATA_DIR is created (dev only).', secret: true }),
+  codecKeys: setting({ env: 'CODEC_KEYS', path: 'codec.keys', schema: list, default: '', description: 'Payload codec keys (AES-256-GCM): kid:base64(32 bytes)[,...]; the first encodes, all decode. Empty: a key file in DATA_DIR is created (dev only).', secret: true }),
+
+  // --- certificate authority ---------------------------------------------------------------------
+  caType: setting({ env: 'CA_TYPE', path: 'ca.type', schema: z.enum(['embedded', 'step-ca', 'order-poll']), default: 'embedded', description: 'Certificate authority adapter: embedded (dev/test CA in DATA_DIR), step-ca, order-poll.' }),
+  embeddedCaPendingFor: setting({ env: 'EMBEDDED_CA_PENDING_FOR', path: 'ca.embedded.pendingFor', schema: duration, default: '0', description: 'Embedded CA: answer "pending" for this long before issuing (exercise the wait).' }),
+  embeddedCaReject: setting({ env: 'EMBEDDED_CA_REJECT', path: 'ca.embedded.reject', schema: bool, default: 'false', description: 'Embedded CA: reject every request (exercise the failure path).' }),
+  caUrl: setting({ env: 'CA_URL', path: 'ca.url', schema: optionalText, description: 'Base URL of the CA (step-ca, order-poll).' }),
+  caRootFile: setting({ env: 'CA_ROOT_FILE', path: 'ca.rootFile', schema: optionalText, description: 'PEM bundle that verifies the CA\'s TLS server certificate.' }),
+  stepCaProvisioner: setting({ env: 'STEP_CA_PROVISIONER', path: 'ca.stepCa.provisioner', schema: optionalText, description: 'step-ca JWK provisioner name.' }),
+  stepCaProvisionerKeyFile: setting({ env: 'STEP_CA_PROVISIONER_KEY_FILE', path: 'ca.stepCa.provisionerKeyFile', schema: optionalText, description: 'JWK provisioner private key (JSON, decrypted) that signs one-time tokens.', secret: true }),
+  orderPollApiKey: setting({ env: 'ORDER_CA_API_KEY', path: 'ca.orderPoll.apiKey', schema: optionalText, description: 'API key for the order-and-poll CA.', secret: true }),
+  caRequestTimeout: setting({ env: 'CA_REQUEST_TIMEOUT', path: 'ca.requestTimeout', schema: duration, default: '30s', description: 'Timeout of one CA HTTP call.' }),
+
+  // --- escrow gateway ------------------------------------------------------------------------------
+  gatewayType: setting({ env: 'GATEWAY_TYPE', path: 'gateway.type', schema: z.enum(['ceg', 'uem-direct']), default: 'ceg', description: 'Where credentials go: ceg (Credential Escrow Gateway, mTLS) or uem-direct (UEM REST upload; UEM then holds the keys).' }),
+  cegUrl: setting({ env: 'CEG_URL', path: 'gateway.ceg.url', schema: optionalText, default: 'https://localhost:8443', description: 'Base URL of the Credential Escrow Gateway.' }),
+  cegClientCertFile: setting({ env: 'CEG_CLIENT_CERT', path: 'gateway.ceg.clientCertFile', schema: optionalText, description: 'PEM client certificate presented to CEG (mTLS). Empty: the dev PKI in DATA_DIR.' }),
+  cegClientKeyFile: setting({ env: 'CEG_CLIENT_KEY', path: 'gateway.ceg.clientKeyFile', schema: optionalText, description: 'PEM private key of the CEG client certificate.', secret: true }),
+  cegCaFile: setting({ env: 'CEG_CA_FILE', path: 'gateway.ceg.caFile', schema: optionalText, description: 'PEM bundle that verifies CEG\'s server certificate. Empty: the dev PKI in DATA_DIR.' }),
+  gatewayTimeout: setting({ env: 'GATEWAY_TIMEOUT', path: 'gateway.timeout', schema: duration, default: '30s', description: 'Timeout of one gateway upload.' }),
+
+  // --- UEM REST API (user look-up, direct upload) -------------------------------------------------
+  uemApiUrl: setting({ env: 'UEM_API_URL', path: 'uem.apiUrl', schema: optionalText, description: 'UEM REST API base URL (https://asXXXX.awmdm.com). Empty: only emails from events are used.' }),
+  uemApiUsername: setting({ env: 'UEM_API_USERNAME', path: 'uem.username', schema: optionalText, description: 'UEM REST Basic-auth user.' }),
+  uemApiPassword: setting({ env: 'UEM_API_PASSWORD', path: 'uem.password', schema: optionalText, description: 'UEM REST Basic-auth password.', secret: true }),
+  uemApiTenantCode: setting({ env: 'UEM_API_TENANT_CODE', path: 'uem.tenantCode', schema: optionalText, description: 'UEM REST API key, sent as aw-tenant-code.', secret: true }),
+  uemOauthTokenUrl: setting({ env: 'UEM_OAUTH_TOKEN_URL', path: 'uem.oauth.tokenUrl', schema: optionalText, description: 'OAuth token URL for UEM (client credentials) instead of Basic auth.' }),
+  uemOauthClientId: setting({ env: 'UEM_OAUTH_CLIENT_ID', path: 'uem.oauth.clientId', schema: optionalText, description: 'OAuth client id for UEM.' }),
+  uemOauthClientSecret: setting({ env: 'UEM_OAUTH_CLIENT_SECRET', path: 'uem.oauth.clientSecret', schema: optionalText, description: 'OAuth client secret for UEM.', secret: true }),
+  uemApiVersion: setting({ env: 'UEM_API_VERSION', path: 'uem.apiVersion', schema: z.enum(['v1', 'v2']), default: 'v2', description: 'User look-up: v2 by UUID (email_address) or v1 by numeric id (email).' }),
+
+  // --- failure notification -------------------------------------------------------------------
+  notifiers: setting({ env: 'NOTIFIERS', path: 'notify.types', schema: list.pipe(z.array(z.enum(['log', 'webhook', 'email'])).min(1)), default: 'log', description: 'Failure notifiers: any of log, webhook, email.' }),
+  notifyWebhookUrl: setting({ env: 'NOTIFY_WEBHOOK_URL', path: 'notify.webhook.url', schema: optionalText, description: 'URL the JSON failure notice is POSTed to.' }),
+  notifyWebhookSecret: setting({ env: 'NOTIFY_WEBHOOK_SECRET', path: 'notify.webhook.hmacSecret', schema: optionalText, description: 'When set, the notice is signed: X-Signature-SHA256 = hex HMAC-SHA256 of the body.', secret: true }),
+  smtpUrl: setting({ env: 'NOTIFY_SMTP_URL', path: 'notify.email.smtpUrl', schema: optionalText, description: 'SMTP server, smtp://host:port or smtps://host:port.' }),
+  smtpUser: setting({ env: 'NOTIFY_SMTP_USER', path: 'notify.email.user', schema: optionalText, description: 'SMTP user.' }),
+  smtpPassword: setting({ env: 'NOTIFY_SMTP_PASSWORD', path: 'notify.email.password', schema: optionalText, description: 'SMTP password.', secret: true }),
+  emailFrom: setting({ env: 'NOTIFY_EMAIL_FROM', path: 'notify.email.from', schema: optionalText, description: 'Sender of failure emails.' }),
+  emailTo: setting({ env: 'NOTIFY_EMAIL_TO', path: 'notify.email.to', schema: list, default: '', description: 'Recipients of failure emails, comma separated.' }),
+
+  // --- local peers (dev stack and tests) -------------------------------------------------------
+  cegSimPort: setting({ env: 'CEG_SIM_PORT', path: 'peers.cegSim.port', schema: port, default: '8443', description: 'CEG simulator HTTPS (mTLS) port.' }),
+  cegSimAdminPort: setting({ env: 'CEG_SIM_ADMIN_PORT', path: 'peers.cegSim.adminPort', schema: port, default: '8444', description: 'CEG simulator loopback admin port (/sim/uploads, /sim/faults).' }),
+  cegSimAllowedThumbprints: setting({ env: 'CEG_SIM_ALLOWED_THUMBPRINTS', path: 'peers.cegSim.allowedThumbprints', schema: list, default: '', description: 'SHA-256 thumbprints of client certificates the CEG simulator accepts. Empty: the dev client certificate.' }),
+  uemSimPort: setting({ env: 'UEM_SIM_PORT', path: 'peers.uemSim.port', schema: port, default: '8081', description: 'UEM simulator port (REST look-ups, direct upload).' }),
+} satisfies Record<string, Setting<any>>;
+
+export type SettingName = keyof typeof SETTINGS;
+/** The parsed value of every setting; settings without a default may be undefined. */
+export type Settings = { [K in SettingName]: z.output<(typeof SETTINGS)[K]['schema']> };

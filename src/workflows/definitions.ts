@@ -1,0 +1,101 @@
+/**
+ * The provisioning workflow's public surface: its input, signals, query, search attributes and
+ * result. Clients (API, CLI, tests) import this file; it has no workflow-only imports.
+ */
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { CredentialKind, EnrollmentEvent } from '../domain/enrollment';
+import type { Pkcs12Profile } from '../domain/credentials';
+import type { ProvisioningPolicy } from '../domain/policy';
+import type { Stage } from '../domain/stages';
+import type { FailureReason } from '../activities/notify/notifier';
+
+export const WORKFLOW_TYPE = 'provisionSmime';
+
+export interface ProvisionInput {
+  event: EnrollmentEvent;
+  /** Fixed for the run; defaults apply when absent. */
+  policy?: ProvisioningPolicy;
+}
+
+/** Skip the wait for the next attempt (or the next issuance poll) and try now. */
+export const retryNowSignal = defineSignal('retryNow');
+
+/** The CA says a pending request is ready: poll it now instead of at the next interval. */
+export interface CertificateIssuedNotice {
+  kind?: CredentialKind;
+  requestId?: string;
+}
+export const certificateIssuedSignal = defineSignal<[CertificateIssuedNotice?]>('certificateIssued');
+
+export const statusQuery = defineQuery<ProvisioningStatus>('status');
+
+export const searchAttributes = {
+  stage: defineSearchAttributeKey('Stage', SearchAttributeType.KEYWORD),
+  attempt: defineSearchAttributeKey('Attempt', SearchAttributeType.INT),
+  deviceUuid: defineSearchAttributeKey('DeviceUUID', SearchAttributeType.KEYWORD),
+  enrollmentUserUuid: defineSearchAttributeKey('EnrollmentUserUUID', SearchAttributeType.KEYWORD),
+} as const;
+
+/** Search attributes the dev server and tests register: name → type, as the CLI spells it. */
+export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
+  Stage: 'Keyword',
+  Attempt: 'Int',
+  DeviceUUID: 'Keyword',
+  EnrollmentUserUUID: 'Keyword',
+};
+
+/** Public progress of one credential: nothing secret, ever. */
+export interface CredentialStatus {
+  kind: CredentialKind;
+  state: 'not-started' | 'requested' | 'pending' | 'issued' | 'encrypted' | 'delivered';
+  requestId?: string;
+  serial?: string;
+  thumbprint?: string;
+  notAfter?: string;
+  profile?: Pkcs12Profile;
+  deliveredAt?: string;
+}
+
+export interface ErrorSummary {
+  type?: string;
+  message: string;
+  at: string;
+  attempt: number;
+}
+
+/** The answer to the `status` query. */
+export interface ProvisioningStatus {
+  stage: Stage;
+  attempt: number;
+  maxAttempts: number;
+  nextAttemptAt?: string;
+  deadline: string;
+  lastError?: ErrorSummary;
+  email?: string;
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  credentials: CredentialStatus[];
+}
+
+/** The workflow's result when delivered. */
+export interface DeliveryReport {
+  stage: 'Delivered';
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  email: string;
+  attempts: number;
+  deliveredAt: string;
+  credentials: CredentialStatus[];
+}
+
+/** Carried as the details of the `DeliveryFailed` failure. */
+export interface FailureReport {
+  stage: 'Failed';
+  reason: FailureReason;
+  attempts: number;
+  lastError?: ErrorSummary;
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  credentials: CredentialStatus[];
+}

@@ -1,0 +1,373 @@
+/**
+ * provisionSmime: one durable workflow per (EnrollmentUserUUID, DeviceUUID) that owns the whole
+ * delivery of S/MIME credentials to UEM's Credential Escrow Gateway.
+ *
+ *   resolve user ─▶ for each credential: request ─▶ await issuance ─▶ encrypt ─▶ upload
+ *      ▲  an attempt per slot (default every 4 h, ≤ 75, ≤ EventTime + 12.5 days); retryNow skips the wait
+ *      └─ then: failure notification, Stage=Failed, DeliveryFailed
+ *
+ * Deterministic code only: time comes from the SDK, secrets only pass through sealed.
+ */
+import {
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type { ProvisioningActivities } from '../activities/contract';
+import type { FailureNotice, FailureReason } from '../activities/notify/notifier';
+import type { CertificateInfo, PreparedRequest, ResolvedUser, SealedCredential, UploadReceipt } from '../domain/credentials';
+import type { CredentialKind, EnrollmentEvent } from '../domain/enrollment';
+import { DELIVERY_FAILED, NON_RETRYABLE_ERROR_TYPES, isNonRetryableType } from '../domain/errors';
+import { defaultPolicy, type ProvisioningPolicy } from '../domain/policy';
+import { deliveryWindow, formatDuration } from '../domain/schedule';
+import type { Stage } from '../domain/stages';
+import {
+  certificateIssuedSignal,
+  retryNowSignal,
+  searchAttributes,
+  statusQuery,
+  type CredentialStatus,
+  type DeliveryReport,
+  type ErrorSummary,
+  type FailureReport,
+  type ProvisionInput,
+  type ProvisioningStatus,
+} from './definitions';
+
+/** Quick retries inside one attempt; what is left over waits for the next slot. */
+const QUICK_RETRIES = {
+  initialInterval: '2s',
+  backoffCoefficient: 2,
+  maximumInterval: '30s',
+  maximumAttempts: 4,
+  nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES,
+};
+
+const activities = proxyActivities<ProvisioningActivities>({
+  startToCloseTimeout: '2m',
+  retry: QUICK_RETRIES,
+});
+
+/** Notification and clean-up must get through: they retry for as long as the run lasts. */
+const durableActivities = proxyActivities<Pick<ProvisioningActivities, 'notifyFailure' | 'cleanUpEnrollment'>>({
+  startToCloseTimeout: '1m',
+  scheduleToCloseTimeout: '1d',
+  retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
+});
+
+/** Everything known about one credential in this run. Sealed fields never leave the workflow. */
+interface CredentialProgress {
+  kind: CredentialKind;
+  prepared?: PreparedRequest;
+  requestId?: string;
+  certificate?: CertificateInfo;
+  sealed?: SealedCredential;
+  receipt?: UploadReceipt;
+}
+
+export async function provisionSmime(input: ProvisionInput): Promise<DeliveryReport> {
+  const { event } = input;
+  const policy = input.policy ?? defaultPolicy();
+  const info = workflowInfo();
+  const window = deliveryWindow(policy.schedule, Date.parse(event.eventTime), Date.now());
+  const credentials: CredentialProgress[] = policy.credentialKinds.map((kind) => ({ kind }));
+
+  let stage: Stage = 'Received';
+  let attempt = 0;
+  let nextAttemptAt: number | undefined;
+  let lastError: ErrorSummary | undefined;
+  let user: ResolvedUser | undefined;
+  let retryRequested = false;
+  let issuanceNoticed = false;
+  let attributesWrittenFor = '';
+
+  setHandler(retryNowSignal, () => {
+    retryRequested = true;
+  });
+  setHandler(certificateIssuedSignal, () => {
+    issuanceNoticed = true;
+  });
+  setHandler(statusQuery, (): ProvisioningStatus => status());
+  enterStage('Received');
+
+  try {
+    for (const slot of window.attemptTimes) {
+      if (slot < Date.now() && attempt > 0) continue; // missed while a long attempt ran
+      if (attempt > 0) await untilSlotOrRetryNow(slot);
+      attempt += 1;
+      try {
+        user ??= await resolveUser();
+        for (const credential of credentials) await deliver(credential, user);
+        return delivered();
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        noteAttemptFailed(err);
+        if (!isRetryable(err)) return await failDelivery('NonRetryableError');
+        if (err instanceof WindowClosed) return await failDelivery('WindowClosed');
+      }
+    }
+    return await failDelivery(window.attemptTimes.length === 0 || Date.now() >= window.deadline ? 'WindowClosed' : 'AttemptsExhausted');
+  } catch (err) {
+    if (isCancellation(err)) await cancelled();
+    throw err;
+  }
+
+  // --- the lifecycle, one credential at a time; each step is skipped when already done --------
+
+  async function resolveUser(): Promise<ResolvedUser> {
+    enterStage('ResolvingUser');
+    return activities.resolveUser.executeWithOptions({ summary: 'Find the user\'s email address' }, [event]);
+  }
+
+  async function deliver(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
+    if (credential.receipt) return;
+    const { kind } = credential;
+    if (!credential.certificate) {
+      enterStage('RequestingCertificate');
+      credential.prepared ??= await activities.generateKeyPair.executeWithOptions(
+        { summary: `${kind}: generate key pair and CSR` },
+        [{ kind, user: forUser }],
+      );
+      if (!credential.requestId) {
+        const outcome = await activities.requestCertificate.executeWithOptions(
+          { summary: `${kind}: submit CSR to the CA` },
+          [{ kind, csrPem: credential.prepared.csrPem, user: forUser, idempotencyKey: idempotencyKey(kind), publicKeySha256: credential.prepared.publicKeySha256 }],
+        );
+        credential.requestId = outcome.status === 'pending' ? outcome.requestId : (outcome.requestId ?? 'issued-at-once');
+        if (outcome.status === 'issued') credential.certificate = outcome.certificate;
+      }
+      if (!credential.certificate) credential.certificate = await awaitIssuance(credential, credential.prepared);
+    }
+    if (!credential.sealed) {
+      enterStage('Encrypting');
+      credential.sealed = await activities.encryptCredential.executeWithOptions(
+        { summary: `${kind}: build the PKCS#12` },
+        [{ kind, sealedPrivateKey: credential.prepared!.sealedPrivateKey, certificate: credential.certificate, platform: event.platform, friendlyName: `S/MIME ${kind} ${forUser.email}` }],
+      );
+    }
+    enterStage('Uploading');
+    credential.receipt = await activities.uploadCredential.executeWithOptions(
+      { summary: `${kind}: upload to the escrow gateway` },
+      [{ kind, event: { enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, enrollmentUserId: event.enrollmentUserId }, email: forUser.email, credential: credential.sealed, thumbprint: credential.certificate.thumbprint }],
+    );
+    log.info('credential delivered', { kind, thumbprint: credential.certificate.thumbprint, attempt });
+  }
+
+  /** A pending CA request: poll on a durable timer, or sooner on `certificateIssued`, until the deadline. */
+  async function awaitIssuance(credential: CredentialProgress, prepared: PreparedRequest): Promise<CertificateInfo> {
+    const requestId = credential.requestId!;
+    enterStage('AwaitingIssuance');
+    for (;;) {
+      const remaining = window.deadline - Date.now();
+      if (remaining <= 0) throw new WindowClosed(`certificate request ${requestId} still pending when the window closed`);
+      const wait = Math.min(policy.issuancePollIntervalMs, remaining);
+      nextAttemptAt = Date.now() + wait;
+      refreshDetails();
+      await condition(() => issuanceNoticed || retryRequested, wait, { summary: `${credential.kind}: next issuance check in ${formatDuration(wait)}` });
+      issuanceNoticed = false;
+      retryRequested = false;
+      nextAttemptAt = undefined;
+      try {
+        const outcome = await activities.checkIssuance.executeWithOptions(
+          { summary: `${credential.kind}: ask the CA about request ${requestId}` },
+          [{ kind: credential.kind, requestId, publicKeySha256: prepared.publicKeySha256 }],
+        );
+        if (outcome.status === 'issued') return outcome.certificate;
+      } catch (err) {
+        if (isCancellation(err) || !isRetryable(err)) throw err;
+        noteAttemptFailed(err); // a CA outage during the wait: keep waiting, the deadline still holds
+        enterStage('AwaitingIssuance');
+      }
+    }
+  }
+
+  async function untilSlotOrRetryNow(slot: number): Promise<void> {
+    enterStage('WaitingToRetry');
+    nextAttemptAt = slot;
+    refreshDetails();
+    const wait = slot - Date.now();
+    if (wait > 0) {
+      await condition(() => retryRequested, wait, { summary: `attempt ${attempt + 1} of at most ${window.attemptTimes.length}` });
+    }
+    retryRequested = false;
+    nextAttemptAt = undefined;
+  }
+
+  // --- endings -------------------------------------------------------------------------------
+
+  function delivered(): DeliveryReport {
+    enterStage('Delivered');
+    const report: DeliveryReport = {
+      stage: 'Delivered',
+      enrollmentUserUuid: event.enrollmentUserUuid,
+      deviceUuid: event.deviceUuid,
+      email: user!.email,
+      attempts: attempt,
+      deliveredAt: new Date().toISOString(),
+      credentials: credentialStatuses(),
+    };
+    log.info('delivered', { attempts: attempt, kinds: policy.credentialKinds });
+    return report;
+  }
+
+  async function failDelivery(reason: FailureReason): Promise<never> {
+    enterStage('Failed');
+    const report: FailureReport = {
+      stage: 'Failed',
+      reason,
+      attempts: attempt,
+      lastError,
+      enrollmentUserUuid: event.enrollmentUserUuid,
+      deviceUuid: event.deviceUuid,
+      credentials: credentialStatuses(),
+    };
+    await durableActivities.notifyFailure.executeWithOptions(
+      { summary: 'Tell the administrators delivery failed' },
+      [failureNotice(reason)],
+    );
+    const why = { AttemptsExhausted: 'all attempts used', WindowClosed: 'the 12.5-day window closed', NonRetryableError: 'an error that retrying cannot fix' }[reason];
+    const last = lastError ? `; last error: ${lastError.type ?? 'Error'}: ${lastError.message}` : '';
+    log.warn('delivery failed', { reason, attempts: attempt, lastErrorType: lastError?.type });
+    throw ApplicationFailure.create({
+      type: DELIVERY_FAILED,
+      nonRetryable: true,
+      message: `S/MIME delivery failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${why}${last}`,
+      details: [report],
+    });
+  }
+
+  async function cancelled(): Promise<void> {
+    await CancellationScope.nonCancellable(async () => {
+      enterStage('Cancelled');
+      const report = await durableActivities.cleanUpEnrollment.executeWithOptions(
+        { summary: 'Clean up after cancellation' },
+        [{ event, reason: 'cancelled', credentials: credentials.map((c) => ({ kind: c.kind, serial: c.certificate?.serial, delivered: !!c.receipt })) }],
+      );
+      log.info('cancelled; clean-up done', { ...report });
+    });
+  }
+
+  // --- bookkeeping -----------------------------------------------------------------------------
+
+  function enterStage(next: Stage): void {
+    stage = next;
+    // One upsert per change of stage or attempt: each upsert is a history event.
+    if (attributesWrittenFor === `${stage}/${attempt}`) return refreshDetails();
+    attributesWrittenFor = `${stage}/${attempt}`;
+    upsertSearchAttributes([
+      { key: searchAttributes.stage, value: stage },
+      { key: searchAttributes.attempt, value: attempt },
+      { key: searchAttributes.deviceUuid, value: event.deviceUuid },
+      { key: searchAttributes.enrollmentUserUuid, value: event.enrollmentUserUuid },
+    ]);
+    refreshDetails();
+  }
+
+  function noteAttemptFailed(err: unknown): void {
+    const failure = describe(err);
+    lastError = { ...failure, at: new Date().toISOString(), attempt };
+    log.warn('attempt failed', { attempt, errorType: failure.type, error: failure.message });
+    refreshDetails();
+  }
+
+  function refreshDetails(): void {
+    const lines = [
+      `**Stage:** ${stage}`,
+      `**Attempt:** ${attempt} of at most ${window.attemptTimes.length} (deadline ${new Date(window.deadline).toISOString()})`,
+    ];
+    if (nextAttemptAt !== undefined) lines.push(`**Next:** ${new Date(nextAttemptAt).toISOString()}`);
+    if (lastError) lines.push(`**Last error** (attempt ${lastError.attempt}): ${lastError.type ?? 'Error'}: ${lastError.message}`);
+    for (const c of credentialStatuses()) lines.push(`- ${c.kind}: ${c.state}${c.serial ? ` (serial ${c.serial})` : ''}`);
+    setCurrentDetails(lines.join('\n'));
+  }
+
+  function status(): ProvisioningStatus {
+    return {
+      stage,
+      attempt,
+      maxAttempts: window.attemptTimes.length,
+      nextAttemptAt: nextAttemptAt === undefined ? undefined : new Date(nextAttemptAt).toISOString(),
+      deadline: new Date(window.deadline).toISOString(),
+      lastError,
+      email: user?.email,
+      enrollmentUserUuid: event.enrollmentUserUuid,
+      deviceUuid: event.deviceUuid,
+      credentials: credentialStatuses(),
+    };
+  }
+
+  function credentialStatuses(): CredentialStatus[] {
+    return credentials.map((c) => ({
+      kind: c.kind,
+      state: c.receipt ? 'delivered' : c.sealed ? 'encrypted' : c.certificate ? 'issued' : c.requestId ? 'pending' : c.prepared ? 'requested' : 'not-started',
+      requestId: c.requestId,
+      serial: c.certificate?.serial,
+      thumbprint: c.certificate?.thumbprint,
+      notAfter: c.certificate?.notAfter,
+      profile: c.sealed?.profile,
+      deliveredAt: c.receipt?.deliveredAt,
+    }));
+  }
+
+  function failureNotice(reason: FailureReason): FailureNotice {
+    return {
+      workflowId: info.workflowId,
+      runId: info.runId,
+      enrollmentUserUuid: event.enrollmentUserUuid,
+      deviceUuid: event.deviceUuid,
+      userName: event.userName,
+      email: user?.email ?? event.email,
+      deviceName: event.deviceName,
+      platform: event.platform,
+      eventTime: event.eventTime,
+      attempts: attempt,
+      reason,
+      lastError: lastError ? { type: lastError.type, message: lastError.message } : undefined,
+      failedAt: new Date().toISOString(),
+      workflowUrl: '', // filled by the activity, which knows the UI's address
+      howToFind: `Temporal workflow ${info.workflowId} (run ${info.runId}) in namespace ${info.namespace}`,
+    };
+  }
+
+  function idempotencyKey(kind: CredentialKind): string {
+    return `${info.workflowId}/${info.firstExecutionRunId}/${kind}`;
+  }
+}
+
+/** The window closed while an attempt was still waiting (e.g. for issuance). */
+class WindowClosed extends Error {
+  override readonly name = 'WindowClosed';
+}
+
+function isRetryable(err: unknown): boolean {
+  if (err instanceof WindowClosed) return true;
+  const type = failureType(err);
+  return !isNonRetryableType(type);
+}
+
+function failureType(err: unknown): string | undefined {
+  // Activity failures arrive wrapped: ActivityFailure → cause ApplicationFailure(type).
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure && current.type) return current.type;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function describe(err: unknown): { type?: string; message: string } {
+  let current: unknown = err;
+  while (current instanceof Error) {
+    if (current instanceof ApplicationFailure) return { type: current.type ?? undefined, message: current.message };
+    if (!(current as { cause?: unknown }).cause) return { type: current.name, message: current.message };
+    current = (current as { cause?: unknown }).cause;
+  }
+  return { message: String(err) };
+}

@@ -1,0 +1,73 @@
+/**
+ * Shared Temporal fixtures for the test run:
+ * - the workflow bundle, built once per run (bundling takes seconds);
+ * - time-skipping environments on the Maven-resolved test server;
+ * - one dev server (Temporal CLI) for the whole run, started on first use, stopped by the root hook.
+ * Both servers are `existing-path` executables from the tool cache: no test downloads anything.
+ */
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { temporal } from '@temporalio/proto';
+import { searchAttributes } from '../../src/workflows/definitions';
+import { ensureTemporalCli } from '../../src/tools/temporal-cli';
+import { ensureTestServer } from '../../src/tools/test-server';
+import { projectPath } from '../../src/tools/paths';
+
+const { IndexedValueType } = temporal.api.enums.v1;
+
+let runtimeInstalled = false;
+/** Keep the SDK's own logging quiet in tests unless asked for. */
+export function installTestRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'ERROR') ?? 'ERROR') });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({
+    workflowsPath: projectPath('src', 'workflows', 'index.ts'),
+    logger: new DefaultLogger('WARN'),
+  });
+  return bundle;
+}
+
+export async function createTimeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  installTestRuntime();
+  const path = await ensureTestServer();
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path } },
+  });
+  // The test server knows no custom search attributes until told (it has no CLI flag for them).
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      Object.values(searchAttributes).map((key) => [key.name, key.type === 'INT' ? IndexedValueType.INDEXED_VALUE_TYPE_INT : IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD]),
+    ),
+  });
+  return env;
+}
+
+let devServer: Promise<TestWorkflowEnvironment> | undefined;
+/** The run's dev server, with the provider's search attributes registered. */
+export function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  devServer ??= (async () => {
+    installTestRuntime();
+    const path = await ensureTemporalCli();
+    return TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path },
+        searchAttributes: Object.values(searchAttributes),
+        log: { format: 'json', level: 'error' },
+      },
+    });
+  })();
+  return devServer;
+}
+
+export async function stopDevServer(): Promise<void> {
+  if (!devServer) return;
+  const env = await devServer.catch(() => undefined);
+  devServer = undefined;
+  await env?.teardown();
+}
