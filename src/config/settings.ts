@@ -103,6 +103,8 @@ export const SETTINGS = {
   orderPollApiKey: setting({ env: 'ORDER_CA_API_KEY', path: 'ca.orderPoll.apiKey', schema: optionalText, description: 'API key for the order-and-poll CA.', secret: true }),
   caRequestTimeout: setting({ env: 'CA_REQUEST_TIMEOUT', path: 'ca.requestTimeout', schema: duration, default: '30s', description: 'Timeout of one CA HTTP call.' }),
 
+  revokeSigningOnUnenroll: setting({ env: 'REVOKE_SIGNING_ON_UNENROLL', path: 'ca.revokeSigningOnUnenroll', schema: bool, default: 'true', description: 'On unenroll, wipe or delete: revoke the device\'s signing certificate at the CA (when the CA supports it). Encryption keys are never destroyed.' }),
+
   // --- escrow gateway ------------------------------------------------------------------------------
   gatewayType: setting({ env: 'GATEWAY_TYPE', path: 'gateway.type', schema: z.enum(['ceg', 'uem-direct']), default: 'ceg', description: 'Where credentials go: ceg (Credential Escrow Gateway, mTLS) or uem-direct (UEM REST upload; UEM then holds the keys).' }),
   cegUrl: setting({ env: 'CEG_URL', path: 'gateway.ceg.url', schema: optionalText, default: 'https://localhost:8443', description: 'Base URL of the Credential Escrow Gateway.' }),

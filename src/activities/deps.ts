@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import type { Config } from '../config';
+import type { Logger } from '../logging';
+import type { ActivityDeps } from './index';
+import { parsePlatformProfiles } from './index';
+import { createCertificateAuthority } from './ca/registry';
+import { createCegGateway } from './ceg/ceg-gateway';
+import type { EscrowGateway } from './ceg/escrow-gateway';
+import { loadOrCreateDevKeyring, Sealer } from './crypto/sealing';
+import { createNotifier, workflowUrl } from './notify';
+import { createUserDirectory } from './uem/uem-rest-directory';
+
+/**
+ * Build the activities' dependencies from configuration: each outside system is chosen by its
+ * `type` setting. Anything misconfigured throws here, at worker start, naming the setting.
+ */
+export async function buildActivityDeps(config: Config, logger: Logger): Promise<ActivityDeps> {
+  const keyring = loadOrCreateDevKeyring(config.sealingKeys, {
+    dataDir: config.dataDirAbsolute,
+    fileName: 'sealing-keys.json',
+    settingName: 'SEALING_KEYS',
+    logger,
+  });
+  return {
+    ca: await createCertificateAuthority(config, logger),
+    gateway: await createGateway(config, logger),
+    directory: createUserDirectory(config),
+    notifier: createNotifier(config, logger),
+    sealer: new Sealer(keyring),
+    keyOptions: { algorithm: config.keyAlgorithm, rsaBits: config.rsaBits, ecCurve: config.ecCurve },
+    validityDays: config.validityDays,
+    pkcs12: { defaultProfile: config.pkcs12DefaultProfile, byPlatform: parsePlatformProfiles(config.pkcs12PlatformProfiles) },
+    recipientCertificatePem: config.recipientCertFile ? readFileSync(config.recipientCertFile, 'utf8') : undefined,
+    revokeSigningOnCancel: config.revokeSigningOnUnenroll,
+    workflowUrl: (workflowId, runId) => workflowUrl(config.uiUrl, config.temporalNamespace, workflowId, runId),
+  };
+}
+
+async function createGateway(config: Config, logger: Logger): Promise<EscrowGateway> {
+  switch (config.gatewayType) {
+    case 'ceg':
+      return createCegGateway(config, logger);
+    default:
+      throw new Error(`GATEWAY_TYPE: "${config.gatewayType}" is not available in this build`);
+  }
+}

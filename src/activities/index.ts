@@ -1,0 +1,193 @@
+/**
+ * The provisioning activities: every side effect of the lifecycle, built by a factory over small
+ * interfaces (CA, gateway, directory, notifier) so tests and the dev stack can plug in local twins.
+ *
+ * Secrets are born and consumed here. A private key leaves `generateKeyPair` only sealed; the
+ * PKCS#12 and its password leave `encryptCredential` only sealed; `uploadCredential` opens them
+ * just long enough to send them.
+ */
+import { log } from '@temporalio/activity';
+import { z } from 'zod';
+import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
+import type { EscrowGateway } from './ceg/escrow-gateway';
+import type { ProvisioningActivities } from './contract';
+import { certificateInfo, certificatePublicKeySha256 } from './crypto/certificate-info';
+import { buildSmimeCsr } from './crypto/csr';
+import { generateKeyPair, type KeyOptions } from './crypto/keys';
+import { encryptForRecipient, randomPassword } from './crypto/password';
+import { buildPkcs12 } from './crypto/pkcs12';
+import type { Sealer } from './crypto/sealing';
+import type { Notifier } from './notify/notifier';
+import type { UserDirectory } from './uem/user-directory';
+import type { IssuanceOutcome, Pkcs12Profile } from '../domain/credentials';
+import { nonRetryable } from '../domain/errors';
+
+export type { ProvisioningActivities } from './contract';
+
+export interface Pkcs12Policy {
+  defaultProfile: Pkcs12Profile;
+  /** Platform as UEM names it (case-insensitive) → profile. */
+  byPlatform: Record<string, Pkcs12Profile>;
+}
+
+export interface ActivityDeps {
+  ca: CertificateAuthority;
+  gateway: EscrowGateway;
+  /** UEM REST look-up; absent when only event emails are used. */
+  directory?: UserDirectory;
+  notifier: Notifier;
+  sealer: Sealer;
+  keyOptions: KeyOptions;
+  validityDays: number;
+  pkcs12: Pkcs12Policy;
+  /** When set, each password is also encrypted to this certificate for the gateway. */
+  recipientCertificatePem?: string;
+  /** Revoke signing certificates at the CA when an enrollment is cancelled (unenroll, wipe). */
+  revokeSigningOnCancel: boolean;
+  /** Builds the UI link for notifications. */
+  workflowUrl: (workflowId: string, runId: string) => string;
+}
+
+/** Contexts bind a sealed blob to its purpose: a sealed key cannot be replayed as a bundle. */
+const SEALED_KEY = 'private-key';
+const SEALED_BUNDLE = 'pkcs12-bundle';
+
+const bundleSchema = z.object({ pkcs12: z.string().min(1), password: z.string().min(1) });
+const emailSchema = z.email();
+
+export function createActivities(deps: ActivityDeps): ProvisioningActivities {
+  return {
+    async resolveUser(event) {
+      if (event.email && emailSchema.safeParse(event.email).success) {
+        return { email: event.email.toLowerCase(), displayName: event.userName, userName: event.userName, source: 'event' };
+      }
+      if (!deps.directory) {
+        throw nonRetryable('UserHasNoEmail', `the event has no usable email for user ${event.enrollmentUserUuid} and no UEM directory is configured (UEM_API_URL)`);
+      }
+      const found = await deps.directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId });
+      if (!found.email || !emailSchema.safeParse(found.email).success) {
+        throw nonRetryable('UserHasNoEmail', `UEM has no usable email address for user ${event.enrollmentUserUuid}${found.userName ? ` (${found.userName})` : ''}`);
+      }
+      return { email: found.email.toLowerCase(), displayName: found.displayName, userName: found.userName ?? event.userName, source: 'directory' };
+    },
+
+    async generateKeyPair({ kind, user }) {
+      const key = await generateKeyPair(deps.keyOptions);
+      const csrPem = await buildSmimeCsr(key, { email: user.email, displayName: user.displayName }, kind);
+      log.info('key pair and CSR ready', { kind, keyAlgorithm: key.algorithm, publicKeySha256: key.publicKeySha256 });
+      return {
+        kind,
+        sealedPrivateKey: deps.sealer.seal(key.privateKeyPkcs8, SEALED_KEY),
+        csrPem,
+        keyAlgorithm: key.algorithm,
+        publicKeySha256: key.publicKeySha256,
+      };
+    },
+
+    async requestCertificate(input) {
+      const answer = await deps.ca.submit({
+        idempotencyKey: input.idempotencyKey,
+        kind: input.kind,
+        csrPem: input.csrPem,
+        email: input.user.email,
+        displayName: input.user.displayName,
+        validityDays: deps.validityDays,
+      });
+      return outcomeOf(answer, input.publicKeySha256, input.kind);
+    },
+
+    async checkIssuance({ kind, requestId, publicKeySha256 }) {
+      return outcomeOf(await deps.ca.poll(requestId), publicKeySha256, kind);
+    },
+
+    async encryptCredential({ kind, sealedPrivateKey, certificate, platform, friendlyName }) {
+      const profile = profileFor(deps.pkcs12, platform);
+      const password = randomPassword();
+      const pkcs12 = await buildPkcs12({
+        privateKeyPkcs8: deps.sealer.open(sealedPrivateKey, SEALED_KEY),
+        certificatePem: certificate.certificatePem,
+        chainPem: certificate.chainPem,
+        password,
+        profile,
+        friendlyName,
+      });
+      log.info('PKCS#12 built', { kind, profile, bytes: pkcs12.length });
+      return {
+        sealedBundle: deps.sealer.seal(JSON.stringify({ pkcs12: pkcs12.toString('base64'), password }), SEALED_BUNDLE),
+        profile,
+        passwordForRecipient: deps.recipientCertificatePem ? encryptForRecipient(password, deps.recipientCertificatePem) : undefined,
+      };
+    },
+
+    async uploadCredential({ kind, event, email, credential, thumbprint }) {
+      const bundle = bundleSchema.parse(JSON.parse(deps.sealer.openText(credential.sealedBundle, SEALED_BUNDLE)));
+      const receipt = await deps.gateway.upload({
+        enrollmentUserUuid: event.enrollmentUserUuid,
+        deviceUuid: event.deviceUuid,
+        enrollmentUserId: event.enrollmentUserId,
+        kind,
+        pkcs12: Buffer.from(bundle.pkcs12, 'base64'),
+        password: bundle.password,
+        passwordForRecipient: credential.passwordForRecipient,
+        thumbprint,
+        email,
+      });
+      log.info('credential uploaded', { kind, thumbprint, alreadyPresent: receipt.alreadyPresent, gateway: deps.gateway.type });
+      return { deliveredAt: new Date().toISOString(), alreadyPresent: receipt.alreadyPresent, receiptId: receipt.receiptId };
+    },
+
+    async notifyFailure(notice) {
+      const withLink = { ...notice, workflowUrl: notice.workflowUrl || deps.workflowUrl(notice.workflowId, notice.runId) };
+      await deps.notifier.notifyFailure(withLink);
+    },
+
+    async cleanUpEnrollment({ event, credentials }) {
+      const notes: string[] = [];
+      let removedFromGateway = false;
+      if (credentials.some((c) => c.delivered)) {
+        if (deps.gateway.delete) {
+          await deps.gateway.delete({ enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, enrollmentUserId: event.enrollmentUserId });
+          removedFromGateway = true;
+        } else {
+          notes.push(`gateway ${deps.gateway.type} cannot delete; delivered credentials stay until UEM removes the profile`);
+        }
+      }
+      const revokedSerials: string[] = [];
+      if (deps.revokeSigningOnCancel) {
+        for (const c of credentials) {
+          if (c.kind !== 'signing' || !c.serial) continue;
+          if (!deps.ca.revoke) {
+            notes.push(`CA ${deps.ca.type} cannot revoke; signing certificate ${c.serial} stays valid until it expires`);
+            continue;
+          }
+          await deps.ca.revoke(c.serial, 'cessationOfOperation');
+          revokedSerials.push(c.serial);
+        }
+      }
+      // Encryption keys are never destroyed: mail already encrypted to them must stay readable.
+      log.info('enrollment cleaned up', { removedFromGateway, revokedSerials, notes });
+      return { removedFromGateway, revokedSerials, notes };
+    },
+  };
+}
+
+async function outcomeOf(answer: CaAnswer, expectedKeySha256: string, kind: string): Promise<IssuanceOutcome> {
+  if (answer.status === 'pending') return { status: 'pending', requestId: answer.requestId };
+  if (certificatePublicKeySha256(answer.certificatePem) !== expectedKeySha256) {
+    // A certificate for another key would be useless (and a sign of a CA-side mix-up).
+    throw nonRetryable('CertificateRejected', `the CA returned a ${kind} certificate for a different public key than the CSR's`);
+  }
+  return { status: 'issued', certificate: await certificateInfo(answer.certificatePem, answer.chainPem), requestId: answer.requestId };
+}
+
+export function profileFor(policy: Pkcs12Policy, platform: string | undefined): Pkcs12Profile {
+  if (!platform) return policy.defaultProfile;
+  const wanted = platform.trim().toLowerCase();
+  for (const [name, profile] of Object.entries(policy.byPlatform)) if (name.toLowerCase() === wanted) return profile;
+  return policy.defaultProfile;
+}
+
+/** Parse PKCS12_PLATFORM_PROFILES entries (`Apple:legacy`). */
+export function parsePlatformProfiles(entries: string[]): Record<string, Pkcs12Profile> {
+  return Object.fromEntries(entries.map((entry) => entry.split(':') as [string, Pkcs12Profile]));
+}

@@ -1,0 +1,112 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+
+/**
+ * Runs the processes of a local stack in one terminal: each line prefixed with the process's name,
+ * pino JSON rendered compactly, and a stop that leaves nothing behind. Every child runs in its own
+ * process group, so stopping a `tsx` launcher also stops the node process it started.
+ */
+export interface ProcessSpec {
+  name: string;
+  command: string;
+  args: string[];
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const COLORS = [36, 35, 33, 32, 34, 31, 96, 95];
+const LEVEL_NAMES: Record<string, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
+
+export class Supervisor {
+  private readonly children = new Map<string, ChildProcess>();
+  private stopping = false;
+  private colorIndex = 0;
+  private readonly width: number;
+
+  constructor(
+    private readonly options: { raw?: boolean; color?: boolean; onUnexpectedExit?: (name: string, code: number | null) => void } = {},
+    names: string[] = [],
+  ) {
+    this.width = Math.max(8, ...names.map((n) => n.length));
+  }
+
+  start(spec: ProcessSpec): ChildProcess {
+    const child = spawn(spec.command, spec.args, {
+      cwd: spec.cwd,
+      env: { ...process.env, ...spec.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true, // own process group: see stop()
+    });
+    this.children.set(spec.name, child);
+    const prefix = this.prefix(spec.name);
+    for (const stream of [child.stdout!, child.stderr!]) {
+      createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix} ${this.render(line)}\n`));
+    }
+    child.on('exit', (code, signal) => {
+      this.children.delete(spec.name);
+      if (!this.stopping) {
+        process.stdout.write(`${prefix} exited (${signal ?? `code ${code}`})\n`);
+        this.options.onUnexpectedExit?.(spec.name, code);
+      }
+    });
+    child.on('error', (err) => process.stdout.write(`${prefix} failed to start: ${err.message}\n`));
+    return child;
+  }
+
+  /** SIGTERM to every process group, then SIGKILL to whatever is still there after the grace period. */
+  async stop(graceMs = 10_000): Promise<void> {
+    this.stopping = true;
+    const running = [...this.children.entries()];
+    const exits = running.map(([, child]) => new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done()))));
+    for (const [, child] of running) signalGroup(child, 'SIGTERM');
+    const timer = setTimeout(() => {
+      for (const [name, child] of running) {
+        if (child.exitCode === null && child.signalCode === null) {
+          process.stdout.write(`${this.prefix(name)} did not stop in ${graceMs / 1000}s; killing\n`);
+          signalGroup(child, 'SIGKILL');
+        }
+      }
+    }, graceMs);
+    await Promise.all(exits);
+    clearTimeout(timer);
+    // A launcher (tsx) may exit before its node child: sweep the groups once more.
+    for (const [, child] of running) signalGroup(child, 'SIGKILL');
+  }
+
+  private prefix(name: string): string {
+    const text = name.padEnd(this.width);
+    if (this.options.color === false) return `[${text}]`;
+    const color = COLORS[this.colorIndex++ % COLORS.length];
+    return `\x1b[${color}m[${text}]\x1b[0m`;
+  }
+
+  /** pino (and Temporal server) JSON lines → `12:00:01 INFO message key=value`; anything else unchanged. */
+  private render(line: string): string {
+    if (this.options.raw || !line.startsWith('{')) return line;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return line;
+    }
+    const time = String(entry.time ?? entry.ts ?? '').replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
+    const levelValue = entry.level;
+    const level = ((typeof levelValue === "number" ? LEVEL_NAMES[levelValue] : undefined) ?? String(levelValue ?? "info")).toUpperCase();
+    const message = String(entry.msg ?? entry.message ?? '');
+    const skip = new Set(['time', 'ts', 'level', 'msg', 'message', 'pid', 'hostname', 'component', 'sdkComponent', 'logger', 'caller', 'stacktrace']);
+    const fields = Object.entries(entry)
+      .filter(([k, v]) => !skip.has(k) && v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(' ');
+    return `${time} ${level.padEnd(5)} ${message}${fields ? `  ${fields}` : ''}`;
+  }
+}
+
+function signalGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,60 @@
+/**
+ * The worker: runs provisionSmime workflows and their activities.
+ *
+ *   npm run worker          (the dev stack starts it for you: npm run dev)
+ *
+ * Installs the SDK runtime (pino logs, Prometheus metrics), connects to Temporal as configured
+ * (dev server, self-hosted with TLS/mTLS, or Temporal Cloud with mTLS or an API key), registers
+ * the workflows and activities, and drains gracefully on SIGINT/SIGTERM.
+ */
+import { NativeConnection, Worker } from '@temporalio/worker';
+import { createActivities } from './src/activities';
+import { loadOrCreateDevKeyring } from './src/activities/crypto/sealing';
+import { buildActivityDeps } from './src/activities/deps';
+import { ConfigError, loadConfig, type Config } from './src/config';
+import { createLogger, type Logger } from './src/logging';
+import { temporalConnectionOptions } from './src/temporal/connection';
+import { providerDataConverter } from './src/temporal/data-converter';
+import { installRuntime } from './src/temporal/runtime';
+
+export async function runWorker(config: Config, logger: Logger): Promise<void> {
+  installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
+  const activities = createActivities(await buildActivityDeps(config, logger));
+  const codecKeyring = loadOrCreateDevKeyring(config.codecKeys, { dataDir: config.dataDirAbsolute, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
+  const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  try {
+    const worker = await Worker.create({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: config.taskQueue,
+      workflowsPath: require.resolve('./src/workflows'),
+      activities,
+      dataConverter: providerDataConverter(codecKeyring),
+      maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
+      maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+    });
+    logger.info(
+      { address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics` },
+      'worker polling',
+    );
+    await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
+    logger.info('worker stopped');
+  } finally {
+    await connection.close();
+  }
+}
+
+if (require.main === module) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'worker' });
+  runWorker(config, logger).catch((err) => {
+    logger.fatal({ err }, 'worker failed');
+    process.exit(1);
+  });
+}
