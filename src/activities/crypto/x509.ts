@@ -8,13 +8,14 @@ import 'reflect-metadata';
 import { createPrivateKey, createPublicKey, webcrypto, type KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 
-export const nodeCrypto = webcrypto as unknown as Crypto;
+/** Node's WebCrypto, typed with Node's own declarations (this project compiles without DOM types). */
+export const nodeCrypto: webcrypto.Crypto = webcrypto;
 x509.cryptoProvider.set(nodeCrypto);
 
 export { x509 };
 
 /** The WebCrypto algorithm a key of this type signs with (always SHA-256, see callers). */
-export function signingAlgorithmFor(key: KeyObject): RsaHashedImportParams | EcKeyImportParams {
+export function signingAlgorithmFor(key: KeyObject): webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams {
   switch (key.asymmetricKeyType) {
     case 'rsa':
       return { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
@@ -39,7 +40,7 @@ function webCryptoCurveName(openSslName: string | undefined): string {
 }
 
 /** A PKCS#8 private key and its SPKI public half as a WebCrypto pair that can sign. */
-export async function importSigningPair(privateKeyPkcs8: Buffer): Promise<CryptoKeyPair> {
+export async function importSigningPair(privateKeyPkcs8: Buffer): Promise<webcrypto.CryptoKeyPair> {
   const privateKeyObject = createPrivateKey({ key: privateKeyPkcs8, format: 'der', type: 'pkcs8' });
   const algorithm = signingAlgorithmFor(privateKeyObject);
   const spki = createPublicKey(privateKeyObject).export({ type: 'spki', format: 'der' });
@@ -51,6 +52,6 @@ export async function importSigningPair(privateKeyPkcs8: Buffer): Promise<Crypto
 }
 
 /** The parameters `sign` needs for a key imported by `importSigningPair`. */
-export function signatureParams(key: CryptoKey): Algorithm | EcdsaParams {
-  return key.algorithm.name === 'ECDSA' ? ({ name: 'ECDSA', hash: 'SHA-256' } as EcdsaParams) : { name: key.algorithm.name };
+export function signatureParams(key: webcrypto.CryptoKey): webcrypto.Algorithm | webcrypto.EcdsaParams {
+  return key.algorithm.name === 'ECDSA' ? ({ name: 'ECDSA', hash: 'SHA-256' } satisfies webcrypto.EcdsaParams) : { name: key.algorithm.name };
 }

@@ -1,0 +1,199 @@
+import { createHash } from 'node:crypto';
+import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
+import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import { nonRetryable, retryable } from '../../domain/errors';
+import type { Logger } from '../../logging';
+import {
+  deviceLabel,
+  failureSubject,
+  lastErrorInWords,
+  nextSteps,
+  oneLine,
+  reasonInWords,
+} from './failure-text';
+import { noticeKey } from './notice-key';
+import type { FailureNotice, Notifier } from './notifier';
+
+export interface EmailNotifierOptions {
+  /** smtp://host[:port] (default port 587, STARTTLS when the server offers it) or smtps://host[:port] (TLS from the start, default 465). */
+  smtpUrl: string;
+  user?: string;
+  password?: string;
+  /** Sender, `address` or `Name <address>`. */
+  from: string;
+  to: string[];
+  /** Each SMTP wait (connect, greeting, every reply) ends after this; default 20 s. */
+  timeoutMs?: number;
+  /** Extra TLS settings, e.g. `ca` for a relay whose certificate comes from a private CA. */
+  tls?: Pick<TlsConnectionOptions, 'ca' | 'servername' | 'minVersion'>;
+  logger?: Logger;
+}
+
+export interface FailureEmail {
+  subject: string;
+  text: string;
+  html: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 20_000;
+
+/**
+ * Sends a plain-text and HTML failure email over SMTP with nodemailer.
+ *
+ * Transport security: smtps:// is TLS from the first byte; smtp:// upgrades with STARTTLS whenever
+ * the server offers it, and *requires* it when a user and password are configured, so the
+ * password never crosses the network in the clear.
+ *
+ * Errors: a connection problem or a temporary (4xx) SMTP reply is `NotifierUnavailable` (retried);
+ * a permanent (5xx) reply such as 550 no-such-mailbox, or a failed login, is `ConfigurationError`:
+ * the same message would be refused again until an administrator fixes the setting.
+ */
+export class EmailNotifier implements Notifier {
+  readonly type = 'email';
+  private readonly transporter: Transporter;
+  /** host:port, for messages: the URL may carry credentials. */
+  private readonly server: string;
+
+  constructor(private readonly options: EmailNotifierOptions) {
+    let url: URL;
+    try {
+      url = new URL(options.smtpUrl);
+    } catch {
+      throw nonRetryable('ConfigurationError', 'the SMTP URL for failure emails is not a valid URL');
+    }
+    if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
+      throw nonRetryable('ConfigurationError', `the SMTP URL for failure emails must be smtp:// or smtps://, not ${url.protocol.replace(/:$/, '')}`);
+    }
+    if (!url.hostname) throw nonRetryable('ConfigurationError', 'the SMTP URL for failure emails has no host');
+    if (!options.from.trim()) throw nonRetryable('ConfigurationError', 'failure emails need a sender (NOTIFY_EMAIL_FROM)');
+    if (options.to.length === 0) throw nonRetryable('ConfigurationError', 'failure emails need at least one recipient (NOTIFY_EMAIL_TO)');
+
+    const secure = url.protocol === 'smtps:';
+    const port = url.port ? Number(url.port) : secure ? 465 : 587;
+    const user = options.user ?? (url.username ? decodeURIComponent(url.username) : undefined);
+    const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
+    const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    // URL hostnames of IPv6 literals keep their brackets; sockets want the bare address.
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    this.server = `${url.hostname}:${port}`;
+    this.transporter = nodemailer.createTransport({
+      host,
+      port,
+      secure,
+      requireTLS: !secure && !!user,
+      auth: user ? { user, pass: password ?? '' } : undefined,
+      connectionTimeout: timeoutMs,
+      greetingTimeout: timeoutMs,
+      socketTimeout: timeoutMs,
+      tls: options.tls ? { ...options.tls } : undefined,
+    });
+  }
+
+  async notifyFailure(notice: FailureNotice): Promise<void> {
+    const email = composeFailureEmail(notice);
+    let info: { accepted: unknown[]; rejected: unknown[] };
+    try {
+      info = await this.transporter.sendMail({
+        from: this.options.from,
+        to: this.options.to,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        // The same failure gives the same Message-ID, so a repeat after a retried activity can be
+        // recognised (some mail systems drop such duplicates themselves).
+        messageId: failureMessageId(notice, this.options.from),
+      });
+    } catch (err) {
+      throw this.classify(err as NodemailerError);
+    }
+    const log = this.options.logger;
+    if (info.rejected.length > 0) {
+      // Some recipients took it; resending to all would duplicate theirs, so this counts as
+      // delivered and the refused addresses are reported for an administrator to fix.
+      log?.warn({ workflowId: notice.workflowId, runId: notice.runId, server: this.server, rejected: info.rejected.map(String) }, 'failure email refused for some recipients');
+    }
+    log?.info({ workflowId: notice.workflowId, runId: notice.runId, server: this.server, accepted: info.accepted.length }, 'failure email sent');
+  }
+
+  private classify(err: NodemailerError) {
+    const reply = err.response ? `: ${oneLine(err.response)}` : '';
+    const where = `SMTP server ${this.server}`;
+    if (typeof err.responseCode === 'number') {
+      const permanent = err.permanent ?? (err.responseCode >= 500 && err.responseCode !== 503);
+      const what = err.code === 'EAUTH' ? 'refused the login' : `refused the failure email${err.command ? ` at ${err.command}` : ''}`;
+      const message = `${where} ${what} (${err.responseCode}${reply})`;
+      if (permanent) return nonRetryable('ConfigurationError', `${message}; check NOTIFY_SMTP_USER/NOTIFY_SMTP_PASSWORD, NOTIFY_EMAIL_FROM and NOTIFY_EMAIL_TO`);
+      return retryable('NotifierUnavailable', message);
+    }
+    if (err.code === 'EAUTH' || err.code === 'ENOAUTH') {
+      return nonRetryable('ConfigurationError', `${where}: login failed (${err.message}); check NOTIFY_SMTP_USER and NOTIFY_SMTP_PASSWORD`);
+    }
+    if (err.code === 'EENVELOPE' || err.code === 'ECONFIG') {
+      return nonRetryable('ConfigurationError', `failure email not sendable: ${err.message}; check NOTIFY_EMAIL_FROM and NOTIFY_EMAIL_TO`);
+    }
+    // Connection refused, DNS, TLS handshake, timeouts, a dropped socket: the server may be back later.
+    return retryable('NotifierUnavailable', `${where} unavailable: ${err.code ? `${err.code}: ` : ''}${err.message}`);
+  }
+}
+
+/** The failure email, as text and HTML. Every value from the notice is escaped in the HTML. */
+export function composeFailureEmail(notice: FailureNotice): FailureEmail {
+  const user = [notice.userName, notice.email ? `<${notice.email}>` : undefined].filter(Boolean).join(' ') || '(unknown)';
+  const rows: [string, string][] = [
+    ['User', `${user} (enrollment user ${notice.enrollmentUserUuid})`],
+    ['Device', notice.deviceName ? `${notice.deviceName} (device ${notice.deviceUuid})` : notice.deviceUuid],
+    ['Platform', notice.platform || 'unknown'],
+    ['Attempts', String(notice.attempts)],
+    ['Reason', reasonInWords(notice)],
+    ['Last error', lastErrorInWords(notice)],
+    ['Enrolled at', notice.eventTime],
+    ['Failed at', notice.failedAt],
+    ['Workflow', notice.workflowUrl || '(no Temporal UI address configured)'],
+    ['How to find it', notice.howToFind],
+  ];
+  const steps = nextSteps(notice);
+  const intro = `The S/MIME certificate for ${oneLine(user)} could not be delivered to the device ${deviceLabel(notice)}. The provider has stopped trying.`;
+
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  const text = [
+    intro,
+    '',
+    ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
+    '',
+    'What to do next:',
+    ...steps.map((step, i) => `  ${i + 1}. ${step}`),
+    '',
+  ].join('\n');
+
+  const cell = (label: string, value: string) => {
+    const shown = label === 'Workflow' && /^https?:\/\//i.test(notice.workflowUrl)
+      ? `<a href="${escapeHtml(notice.workflowUrl)}">${escapeHtml(value)}</a>`
+      : escapeHtml(value);
+    return `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${shown}</td></tr>`;
+  };
+  const html = [
+    '<!doctype html>',
+    '<html><body>',
+    `<p>${escapeHtml(intro)}</p>`,
+    `<table cellpadding="4">${rows.map(([label, value]) => cell(label, value)).join('')}</table>`,
+    '<p><strong>What to do next:</strong></p>',
+    `<ol>${steps.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>`,
+    '</body></html>',
+    '',
+  ].join('\n');
+
+  return { subject: failureSubject(notice), text, html };
+}
+
+const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+export function escapeHtml(value: string): string {
+  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c] ?? c);
+}
+
+/** A stable Message-ID for one failed run, in the sender's domain. */
+function failureMessageId(notice: FailureNotice, from: string): string {
+  const domain = /@([^>\s@]+)>?\s*$/.exec(from)?.[1] ?? 'smime-escrow-provider.invalid';
+  const id = createHash('sha256').update(noticeKey(notice)).digest('hex').slice(0, 32);
+  return `<smime-failure.${id}@${domain}>`;
+}

@@ -1,0 +1,210 @@
+/**
+ * The one place that starts (and cancels) provisioning workflows. The webhook, the management API,
+ * the simulator and tests all come through here, so the idempotency rules live in one spot:
+ *
+ * - a duplicate while a run is open joins it (conflict policy USE_EXISTING: the server decides, so
+ *   two identical events racing each other still yield exactly one run);
+ * - the same event again (same user, device, EventTime) never starts a second run, even after the
+ *   first has closed: the latest run's memo carries its EventTime, and an event that is not newer
+ *   is a 'duplicate' answered with that run's ids;
+ * - a newer EventTime after the previous run closed starts a new run (reuse policy ALLOW_DUPLICATE).
+ */
+import { randomUUID } from 'node:crypto';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { type Client, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
+import type { ProvisioningPolicy } from '../domain/policy';
+import { searchAttributes, WORKFLOW_TYPE, type ProvisionInput } from '../workflows/definitions';
+
+export type StartOutcome = 'started' | 'joined' | 'duplicate';
+
+export interface StartProvisioningInput {
+  event: EnrollmentEvent;
+  policy: ProvisioningPolicy;
+  taskQueue: string;
+}
+
+export interface StartProvisioningResult {
+  workflowId: string;
+  runId: string;
+  outcome: StartOutcome;
+}
+
+/** What every provisioning run records in its memo: enough to recognise a repeated event. */
+export interface ProvisioningMemo {
+  /** The EventTime of the event that started the run (ISO 8601). */
+  eventTime: string;
+  /** Random per start request: tells the request that created a run from one that joined it. */
+  startRequestId: string;
+}
+
+/** Temporal limits a summary's size; a summary is for people, so a short one reads better anyway. */
+const MAX_SUMMARY_LENGTH = 200;
+
+export async function startProvisioning(client: Client, input: StartProvisioningInput): Promise<StartProvisioningResult> {
+  const { event, policy, taskQueue } = input;
+  const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
+  const previous = await latestRun(client, workflowId);
+
+  if (previous && !isNewerEventTime(event.eventTime, previous.eventTime)) {
+    return { workflowId, runId: previous.runId, outcome: previous.running ? 'joined' : 'duplicate' };
+  }
+
+  const startRequestId = randomUUID();
+  const memo: ProvisioningMemo = { eventTime: event.eventTime, startRequestId };
+  const args: [ProvisionInput] = [{ event, policy }];
+  const handle = await client.workflow.start(WORKFLOW_TYPE, {
+    workflowId,
+    taskQueue,
+    args,
+    // Open run with this ID: join it. Closed run: a newer event may start a fresh one.
+    workflowIdConflictPolicy: 'USE_EXISTING',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes: [
+      { key: searchAttributes.stage, value: 'Received' },
+      { key: searchAttributes.attempt, value: 0 },
+      { key: searchAttributes.deviceUuid, value: event.deviceUuid },
+      { key: searchAttributes.enrollmentUserUuid, value: event.enrollmentUserUuid },
+    ],
+    memo: { ...memo },
+    staticSummary: provisioningSummary(event),
+    staticDetails: provisioningDetails(event),
+  });
+  const runId = handle.firstExecutionRunId;
+  if (runId === previous?.runId) return { workflowId, runId, outcome: 'joined' };
+
+  // A run we had not seen: ours, or one an identical request racing us created a moment earlier
+  // (the server answered that one with USE_EXISTING). The memo says which.
+  const created = await client.workflow.getHandle(workflowId, runId).describe();
+  const outcome = (created.memo as Partial<ProvisioningMemo> | undefined)?.startRequestId === startRequestId ? 'started' : 'joined';
+  return { workflowId, runId, outcome };
+}
+
+export type CancelOutcome = 'cancel-requested' | 'not-running' | 'not-found' | 'stale';
+
+export interface CancelProvisioningResult {
+  workflowId: string;
+  runId?: string;
+  outcome: CancelOutcome;
+}
+
+export interface CancelProvisioningOptions {
+  /**
+   * The time of the event that asks for cancellation (an unenrollment). An open run started by a
+   * *later* enrollment is left alone: that unenrollment was about an earlier enrollment, delivered late.
+   */
+  eventTime?: string;
+}
+
+/**
+ * Ask the open run of a provisioning workflow to cancel: the workflow runs its clean-up and ends
+ * Cancelled. Answers 'not-running' when the latest run has closed, 'not-found' when there is none.
+ */
+export async function cancelProvisioning(
+  client: Client,
+  workflowId: string,
+  reason: string,
+  options: CancelProvisioningOptions = {},
+): Promise<CancelProvisioningResult> {
+  const latest = await latestRun(client, workflowId);
+  if (!latest) return { workflowId, outcome: 'not-found' };
+  if (!latest.running) return { workflowId, runId: latest.runId, outcome: 'not-running' };
+  if (options.eventTime && latest.eventTime && isNewerEventTime(latest.eventTime, options.eventTime)) {
+    return { workflowId, runId: latest.runId, outcome: 'stale' };
+  }
+  try {
+    // The raw call, because the handle's cancel() cannot record a reason in the history.
+    await client.workflowService.requestCancelWorkflowExecution({
+      namespace: client.options.namespace,
+      identity: client.options.identity,
+      requestId: randomUUID(),
+      workflowExecution: { workflowId, runId: latest.runId },
+      reason,
+    });
+  } catch (err) {
+    // Closed between the describe and the request: nothing left to cancel.
+    if (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND) return { workflowId, runId: latest.runId, outcome: 'not-running' };
+    throw err;
+  }
+  return { workflowId, runId: latest.runId, outcome: 'cancel-requested' };
+}
+
+export interface LatestRun {
+  runId: string;
+  running: boolean;
+  /** The EventTime the run was started for, when known. */
+  eventTime?: string;
+}
+
+/** The latest run of a workflow ID, or undefined if the ID was never used (or has been deleted). */
+export async function latestRun(client: Client, workflowId: string): Promise<LatestRun | undefined> {
+  let description;
+  try {
+    description = await client.workflow.getHandle(workflowId).describe();
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
+  const memo = description.memo as Partial<ProvisioningMemo> | undefined;
+  const eventTime = typeof memo?.eventTime === 'string' ? memo.eventTime : await eventTimeFromInput(client, workflowId, description.runId);
+  return { runId: description.runId, running: description.status.name === 'RUNNING', eventTime };
+}
+
+/**
+ * A run started elsewhere (by hand, by an older version) has no memo: read the EventTime from the
+ * workflow input in its first history event instead.
+ */
+async function eventTimeFromInput(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  const response = await client.workflowService.getWorkflowExecutionHistory({
+    namespace: client.options.namespace,
+    execution: { workflowId, runId },
+    maximumPageSize: 1,
+  });
+  const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
+  if (!payloads?.length) return undefined;
+  const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads);
+  const eventTime = (first as Partial<ProvisionInput> | undefined)?.event?.eventTime;
+  return typeof eventTime === 'string' ? eventTime : undefined;
+}
+
+/** True when `candidate` is strictly later than `reference`; an unknown reference counts as older. */
+export function isNewerEventTime(candidate: string, reference: string | undefined): boolean {
+  if (reference === undefined) return true;
+  const a = Date.parse(candidate);
+  const b = Date.parse(reference);
+  if (Number.isNaN(b)) return true;
+  if (Number.isNaN(a)) return false;
+  return a > b;
+}
+
+/** "S/MIME for mkovac (mira.kovac@example.test) on Mira iPhone": names, never a secret. */
+export function provisioningSummary(event: EnrollmentEvent): string {
+  const who = event.userName
+    ? event.email
+      ? `${event.userName} (${event.email})`
+      : event.userName
+    : (event.email ?? `user ${event.enrollmentUserUuid}`);
+  const device = event.deviceName ?? (event.platform ? `${event.platform} device ${event.deviceUuid}` : `device ${event.deviceUuid}`);
+  const summary = `S/MIME for ${who} on ${device}`;
+  return summary.length <= MAX_SUMMARY_LENGTH ? summary : `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…`;
+}
+
+/** The identifiers an operator searches by, as Markdown for the Temporal UI. */
+export function provisioningDetails(event: EnrollmentEvent): string {
+  const rows: [string, string | undefined][] = [
+    ['EnrollmentUserUUID', event.enrollmentUserUuid],
+    ['DeviceUUID', event.deviceUuid],
+    ['EnrollmentUserId', event.enrollmentUserId],
+    ['DeviceId', event.deviceId],
+    ['Platform', event.platform],
+    ['OperatingSystem', event.os],
+    ['OrganizationGroup', event.organizationGroup],
+    ['EventTime', event.eventTime],
+    ['EventId', event.eventId],
+  ];
+  return rows
+    .filter((row): row is [string, string] => row[1] !== undefined && row[1] !== '')
+    .map(([name, value]) => `**${name}:** ${value}`)
+    .join('\n');
+}

@@ -1,0 +1,83 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, provisioningPolicy } from '../../../src/config';
+import { withSettingsTable } from '../../../src/config/docs';
+import { projectPath } from '../../../src/tools/paths';
+import { HOUR_MS } from '../../../src/domain/schedule';
+
+describe('configuration', () => {
+  it('starts on embedded defaults with nothing set', () => {
+    const config = loadConfig({ env: {} });
+    assert.equal(config.temporalAddress, '127.0.0.1:7233');
+    assert.equal(config.apiPort, 3000);
+    assert.equal(config.caType, 'embedded');
+    assert.deepEqual(config.credentialKinds, ['signing', 'encryption']);
+    assert.equal(config.interval, 4 * HOUR_MS);
+    assert.equal(config.window, 12.5 * 24 * HOUR_MS);
+  });
+
+  it('names the environment variable and YAML path of a bad value', () => {
+    assert.throws(
+      () => loadConfig({ env: { API_PORT: 'eighty' } }),
+      (err: unknown) => err instanceof ConfigError && /API_PORT \(YAML api\.port\)/.test(err.message) && /"eighty"/.test(err.message),
+    );
+  });
+
+  it('reports every problem at once', () => {
+    assert.throws(
+      () => loadConfig({ env: { API_PORT: '0', PROVISION_SCHEDULE: 'hourly', CERT_VALIDITY_DAYS: '900' } }),
+      (err: unknown) => err instanceof ConfigError && err.problems.length === 3 && /825/.test(err.message),
+    );
+  });
+
+  it('never echoes a secret setting in an error', () => {
+    assert.throws(
+      () => loadConfig({ env: { API_TOKENS: 'short-secret-token:admin' } }),
+      (err: unknown) => err instanceof ConfigError && /API_TOKENS/.test(err.message) && !err.message.includes('short-secret-token'),
+    );
+  });
+
+  it('requires the keys an adapter needs, by name', () => {
+    assert.throws(() => loadConfig({ env: { CA_TYPE: 'step-ca' } }), (err: unknown) => err instanceof ConfigError && /CA_URL/.test(err.message) && /STEP_CA_PROVISIONER\b/.test(err.message));
+  });
+
+  it('reads a YAML file, and the environment wins over it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    try {
+      const file = join(dir, 'provider.yml');
+      writeFileSync(file, 'api:\n  port: 4000\nprovisioning:\n  schedule: event-driven\n  credentialKinds: [signing]\n');
+      const fromFile = loadConfig({ env: {}, file });
+      assert.equal(fromFile.apiPort, 4000);
+      assert.equal(fromFile.schedule, 'event-driven');
+      assert.deepEqual(fromFile.credentialKinds, ['signing']);
+      assert.equal(loadConfig({ env: { API_PORT: '5000' }, file }).apiPort, 5000);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('rejects a YAML file that is not a mapping', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'config-'));
+    try {
+      const file = join(dir, 'bad.yml');
+      writeFileSync(file, '- just\n- a list\n');
+      assert.throws(() => loadConfig({ env: {}, file }), /CONFIG_FILE: .* must hold a mapping/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('turns settings into the workflow policy', () => {
+    const policy = provisioningPolicy(loadConfig({ env: { PROVISION_SCHEDULE: 'event-driven', CA_POLL_INTERVAL: '5m' } }));
+    assert.equal(policy.schedule.name, 'event-driven');
+    assert.equal(policy.schedule.maxAttempts, 75);
+    assert.equal(policy.issuancePollIntervalMs, 5 * 60_000);
+  });
+
+  it('the README documents every setting (npm run config:docs)', () => {
+    const readme = readFileSync(projectPath('README.md'), 'utf8');
+    assert.equal(withSettingsTable(readme), readme, 'README configuration table is stale: run npm run config:docs');
+  });
+});
