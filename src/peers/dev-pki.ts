@@ -13,6 +13,7 @@
  * reader either sees a complete PKI or none, and two processes starting at once agree on one
  * (the loser of the rename discards its own and reads the winner's).
  */
+import 'reflect-metadata'; // @peculiar/x509 resolves its providers through tsyringe, which needs it first
 import { createHash, webcrypto } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -53,9 +54,12 @@ const FILES = {
 } as const;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-const crypto = webcrypto as unknown as Crypto;
-const ECDSA: EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
-const ECDSA_SHA256: EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+/** Node's WebCrypto, passed explicitly so this module never relies on a global provider. */
+const crypto: webcrypto.Crypto = webcrypto;
+const ECDSA: webcrypto.EcKeyGenParams = { name: 'ECDSA', namedCurve: 'P-256' };
+const ECDSA_SHA256: webcrypto.EcdsaParams = { name: 'ECDSA', hash: 'SHA-256' };
 
 /** One promise per folder, so concurrent callers in one process share the work. */
 const inProcess = new Map<string, Promise<DevPki>>();

@@ -10,7 +10,6 @@
  * - a newer EventTime after the previous run closed starts a new run (reuse policy ALLOW_DUPLICATE).
  */
 import { randomUUID } from 'node:crypto';
-import { status as grpcStatus } from '@grpc/grpc-js';
 import { type Client, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
@@ -38,6 +37,9 @@ export interface ProvisioningMemo {
   /** Random per start request: tells the request that created a run from one that joined it. */
   startRequestId: string;
 }
+
+/** gRPC status NOT_FOUND (the code is fixed by the gRPC spec). */
+const GRPC_NOT_FOUND = 5;
 
 /** Temporal limits a summary's size; a summary is for people, so a short one reads better anyway. */
 const MAX_SUMMARY_LENGTH = 200;
@@ -124,7 +126,7 @@ export async function cancelProvisioning(
     });
   } catch (err) {
     // Closed between the describe and the request: nothing left to cancel.
-    if (isGrpcServiceError(err) && err.code === grpcStatus.NOT_FOUND) return { workflowId, runId: latest.runId, outcome: 'not-running' };
+    if (isGrpcServiceError(err) && err.code === GRPC_NOT_FOUND) return { workflowId, runId: latest.runId, outcome: 'not-running' };
     throw err;
   }
   return { workflowId, runId: latest.runId, outcome: 'cancel-requested' };

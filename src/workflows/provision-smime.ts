@@ -104,7 +104,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       attempt += 1;
       try {
         user ??= await resolveUser();
-        for (const credential of credentials) await deliver(credential, user);
+        await deliverAll(user);
         return delivered();
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -126,66 +126,90 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     return activities.resolveUser.executeWithOptions({ summary: 'Find the user\'s email address' }, [event]);
   }
 
-  async function deliver(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
-    if (credential.receipt) return;
-    const { kind } = credential;
-    if (!credential.certificate) {
+  /**
+   * One attempt's work, phase by phase for all credentials at once (the CA, the crypto and the
+   * gateway see both kinds in parallel), skipping whatever an earlier attempt already finished.
+   */
+  async function deliverAll(forUser: ResolvedUser): Promise<void> {
+    const open = credentials.filter((c) => !c.receipt);
+    const unissued = open.filter((c) => !c.certificate);
+    if (unissued.length > 0) {
       enterStage('RequestingCertificate');
-      credential.prepared ??= await activities.generateKeyPair.executeWithOptions(
-        { summary: `${kind}: generate key pair and CSR` },
-        [{ kind, user: forUser }],
-      );
-      if (!credential.requestId) {
-        const outcome = await activities.requestCertificate.executeWithOptions(
-          { summary: `${kind}: submit CSR to the CA` },
-          [{ kind, csrPem: credential.prepared.csrPem, user: forUser, idempotencyKey: idempotencyKey(kind), publicKeySha256: credential.prepared.publicKeySha256 }],
-        );
-        credential.requestId = outcome.status === 'pending' ? outcome.requestId : (outcome.requestId ?? 'issued-at-once');
-        if (outcome.status === 'issued') credential.certificate = outcome.certificate;
-      }
-      if (!credential.certificate) credential.certificate = await awaitIssuance(credential, credential.prepared);
+      await allOrFirstError(unissued.map((c) => requestCertificate(c, forUser)));
+      const pending = unissued.filter((c) => !c.certificate);
+      if (pending.length > 0) await awaitIssuance(pending);
     }
-    if (!credential.sealed) {
+    const unsealed = open.filter((c) => !c.sealed);
+    if (unsealed.length > 0) {
       enterStage('Encrypting');
-      credential.sealed = await activities.encryptCredential.executeWithOptions(
-        { summary: `${kind}: build the PKCS#12` },
-        [{ kind, sealedPrivateKey: credential.prepared!.sealedPrivateKey, certificate: credential.certificate, platform: event.platform, friendlyName: `S/MIME ${kind} ${forUser.email}` }],
-      );
+      await allOrFirstError(unsealed.map((c) => encrypt(c, forUser)));
     }
     enterStage('Uploading');
-    credential.receipt = await activities.uploadCredential.executeWithOptions(
-      { summary: `${kind}: upload to the escrow gateway` },
-      [{ kind, event: { enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, enrollmentUserId: event.enrollmentUserId }, email: forUser.email, credential: credential.sealed, thumbprint: credential.certificate.thumbprint }],
-    );
-    log.info('credential delivered', { kind, thumbprint: credential.certificate.thumbprint, attempt });
+    await allOrFirstError(open.map((c) => upload(c, forUser)));
   }
 
-  /** A pending CA request: poll on a durable timer, or sooner on `certificateIssued`, until the deadline. */
-  async function awaitIssuance(credential: CredentialProgress, prepared: PreparedRequest): Promise<CertificateInfo> {
-    const requestId = credential.requestId!;
+  async function requestCertificate(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
+    const { kind } = credential;
+    credential.prepared ??= await activities.generateKeyPair.executeWithOptions({ summary: `${kind}: generate key pair and CSR` }, [{ kind, user: forUser }]);
+    if (credential.requestId) return; // submitted in an earlier attempt: only the wait is left
+    const { csrPem, publicKeySha256 } = credential.prepared;
+    const outcome = await activities.requestCertificate.executeWithOptions(
+      { summary: `${kind}: submit the CSR to the CA` },
+      [{ kind, csrPem, user: forUser, idempotencyKey: idempotencyKey(kind), publicKeySha256 }],
+    );
+    credential.requestId = outcome.requestId ?? 'issued-at-once';
+    if (outcome.status === 'issued') credential.certificate = outcome.certificate;
+  }
+
+  /** Pending CA requests: poll on a durable timer, or sooner on `certificateIssued`, until the deadline. */
+  async function awaitIssuance(pending: CredentialProgress[]): Promise<void> {
     enterStage('AwaitingIssuance');
-    for (;;) {
+    let waiting = pending;
+    while (waiting.length > 0) {
       const remaining = window.deadline - Date.now();
-      if (remaining <= 0) throw new WindowClosed(`certificate request ${requestId} still pending when the window closed`);
+      if (remaining <= 0) throw new WindowClosed(`certificate request ${waiting.map((c) => c.requestId).join(', ')} still pending when the window closed`);
       const wait = Math.min(policy.issuancePollIntervalMs, remaining);
       nextAttemptAt = Date.now() + wait;
       refreshDetails();
-      await condition(() => issuanceNoticed || retryRequested, wait, { summary: `${credential.kind}: next issuance check in ${formatDuration(wait)}` });
+      await condition(() => issuanceNoticed || retryRequested, wait, { summary: `next issuance check in ${formatDuration(wait)}` });
       issuanceNoticed = false;
       retryRequested = false;
       nextAttemptAt = undefined;
-      try {
-        const outcome = await activities.checkIssuance.executeWithOptions(
-          { summary: `${credential.kind}: ask the CA about request ${requestId}` },
-          [{ kind: credential.kind, requestId, publicKeySha256: prepared.publicKeySha256 }],
-        );
-        if (outcome.status === 'issued') return outcome.certificate;
-      } catch (err) {
-        if (isCancellation(err) || !isRetryable(err)) throw err;
-        noteAttemptFailed(err); // a CA outage during the wait: keep waiting, the deadline still holds
-        enterStage('AwaitingIssuance');
+      const checks = await Promise.allSettled(waiting.map((c) => checkIssuance(c)));
+      for (const check of checks) {
+        if (check.status === 'fulfilled') continue;
+        if (isCancellation(check.reason) || !isRetryable(check.reason)) throw check.reason;
+        noteAttemptFailed(check.reason); // a CA outage during the wait: keep waiting, the deadline still holds
       }
+      waiting = waiting.filter((c) => !c.certificate);
     }
+  }
+
+  async function checkIssuance(credential: CredentialProgress): Promise<void> {
+    const { kind, requestId, prepared } = credential;
+    const outcome = await activities.checkIssuance.executeWithOptions(
+      { summary: `${kind}: ask the CA about request ${requestId}` },
+      [{ kind, requestId: requestId!, publicKeySha256: prepared!.publicKeySha256 }],
+    );
+    if (outcome.status === 'issued') credential.certificate = outcome.certificate;
+  }
+
+  async function encrypt(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
+    const { kind, prepared, certificate } = credential;
+    credential.sealed = await activities.encryptCredential.executeWithOptions(
+      { summary: `${kind}: build the PKCS#12` },
+      [{ kind, sealedPrivateKey: prepared!.sealedPrivateKey, certificate: certificate!, platform: event.platform, friendlyName: `S/MIME ${kind} ${forUser.email}` }],
+    );
+  }
+
+  async function upload(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
+    const { kind, sealed, certificate } = credential;
+    const { enrollmentUserUuid, deviceUuid, enrollmentUserId } = event;
+    credential.receipt = await activities.uploadCredential.executeWithOptions(
+      { summary: `${kind}: upload to the escrow gateway` },
+      [{ kind, event: { enrollmentUserUuid, deviceUuid, enrollmentUserId }, email: forUser.email, credential: sealed!, thumbprint: certificate!.thumbprint }],
+    );
+    log.info('credential delivered', { kind, thumbprint: certificate!.thumbprint, attempt });
   }
 
   async function untilSlotOrRetryNow(slot: number): Promise<void> {
@@ -344,6 +368,13 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
 /** The window closed while an attempt was still waiting (e.g. for issuance). */
 class WindowClosed extends Error {
   override readonly name = 'WindowClosed';
+}
+
+/** Wait for all (so no activity outlives its attempt), then fail with the first error, if any. */
+async function allOrFirstError(work: Promise<void>[]): Promise<void> {
+  const results = await Promise.allSettled(work);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 function isRetryable(err: unknown): boolean {

@@ -1,3 +1,4 @@
+import type { Pkcs12Profile } from '../../domain/credentials';
 import type { CredentialKind } from '../../domain/enrollment';
 
 /** One credential for one (user, device), as it goes to the gateway. */
@@ -14,6 +15,8 @@ export interface CredentialUpload {
   /** SHA-256 of the DER certificate, hex: lets the gateway recognise a repeat. */
   thumbprint: string;
   email: string;
+  /** The PKCS#12 profile used (legacy | modern); sent so the gateway can check the file agrees. */
+  profile?: Pkcs12Profile;
 }
 
 export interface GatewayReceipt {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
-import nodemailer, { type NodemailerError, type Transporter } from 'nodemailer';
+import nodemailer, { type NodemailerError, type SMTPSentMessageInfo, type Transporter } from 'nodemailer';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 import {
@@ -50,7 +50,7 @@ const DEFAULT_TIMEOUT_MS = 20_000;
  */
 export class EmailNotifier implements Notifier {
   readonly type = 'email';
-  private readonly transporter: Transporter;
+  private readonly transporter: Transporter<SMTPSentMessageInfo>;
   /** host:port, for messages: the URL may carry credentials. */
   private readonly server: string;
 
@@ -91,7 +91,7 @@ export class EmailNotifier implements Notifier {
 
   async notifyFailure(notice: FailureNotice): Promise<void> {
     const email = composeFailureEmail(notice);
-    let info: { accepted: unknown[]; rejected: unknown[] };
+    let info: SMTPSentMessageInfo;
     try {
       info = await this.transporter.sendMail({
         from: this.options.from,

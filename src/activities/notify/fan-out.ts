@@ -53,11 +53,6 @@ export class FanOutNotifier implements Notifier {
     this.rememberNotices = Math.max(1, options.rememberNotices ?? DEFAULT_REMEMBERED_NOTICES);
   }
 
-  /** The notifiers this one sends through, in order. */
-  get members(): readonly Notifier[] {
-    return this.notifiers;
-  }
-
   async notifyFailure(notice: FailureNotice): Promise<void> {
     const key = noticeKey(notice);
     const sends = this.sendsFor(key);

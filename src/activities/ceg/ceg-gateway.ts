@@ -1,0 +1,344 @@
+/**
+ * The Credential Escrow Gateway client: uploads finished credentials over HTTPS with our client
+ * certificate (mTLS), speaking the contract in ./wire-contract.ts.
+ *
+ * Trust is explicit: the server must chain to `caPem` and nothing else (no system roots), and
+ * there is no switch to turn verification off. Connections are kept alive and reused, so a burst
+ * of uploads pays for one handshake.
+ *
+ * Every failure is typed where it is born:
+ *   - our client certificate refused (TLS alert, 401, 403) or the upload refused (400, 404, 409,
+ *     413, 422, other 4xx)                                   → non-retryable GatewayRejected
+ *   - the server certificate cannot be verified, or our own certificate/key are unusable
+ *                                                            → non-retryable ConfigurationError
+ *   - no answer (refused, reset, timeout), 5xx, 408, 429     → retryable GatewayUnavailable
+ *     (Retry-After, when sent, becomes the next retry delay)
+ * Messages carry the status and the problem title the server sent, never what we sent.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
+import { ApplicationFailure } from '@temporalio/common';
+import { Agent, request } from 'undici';
+import type { Settings } from '../../config/settings';
+import { nonRetryable, retryable, RETRYABLE_ERRORS } from '../../domain/errors';
+import type { Logger } from '../../logging';
+import { ensureDevPki } from '../../peers/dev-pki';
+import type { CredentialUpload, EscrowGateway, GatewayReceipt } from './escrow-gateway';
+import {
+  classifyStatus,
+  credentialPath,
+  credentialUploadResponseSchema,
+  devicePath,
+  JSON_MEDIA_TYPE,
+  parseRetryAfter,
+  PROBLEM_MEDIA_TYPE,
+  problemSchema,
+  REQUEST_ID_HEADER,
+  validateUploadBody,
+  type CredentialUploadBody,
+  type Problem,
+} from './wire-contract';
+
+export interface CegGatewayOptions {
+  /** Base URL of the gateway, e.g. https://ceg.example.com:8443 (a path prefix is kept). */
+  url: string;
+  /** Our client certificate (PEM, chain after the leaf allowed). */
+  clientCertPem: string;
+  /** Its private key (PEM). */
+  clientKeyPem: string;
+  /** The only CA(s) the gateway's server certificate may chain to (PEM bundle). */
+  caPem: string;
+  /** Upper bound of one call, connect included. */
+  timeoutMs: number;
+  logger?: Logger;
+}
+
+/** The longest Retry-After we honour as a retry delay; longer waits are left to the next slot. */
+const MAX_RETRY_AFTER_MS = 15 * 60 * 1000;
+/** How much of an error body we read (problem documents are small). */
+const MAX_ERROR_BODY_CHARS = 16 * 1024;
+
+/** Node/OpenSSL verification codes meaning: the gateway's certificate does not verify against our CA. */
+const SERVER_CERT_UNTRUSTED = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_NOT_YET_VALID',
+  'CERT_HAS_EXPIRED',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'CERT_CHAIN_TOO_LONG',
+  'CERT_REVOKED',
+  'INVALID_CA',
+  'PATH_LENGTH_EXCEEDED',
+  'INVALID_PURPOSE',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** TLS alerts a server sends when it refuses the client certificate we presented. */
+const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
+
+export class CegGateway implements EscrowGateway {
+  readonly type = 'ceg';
+  private readonly base: URL;
+  private readonly agent: Agent;
+  private readonly timeoutMs: number;
+  private readonly logger?: Logger;
+
+  constructor(options: CegGatewayOptions) {
+    this.base = parseBaseUrl(options.url);
+    this.timeoutMs = options.timeoutMs;
+    this.logger = options.logger;
+    const tls = { ca: options.caPem, cert: options.clientCertPem, key: options.clientKeyPem };
+    try {
+      // Fail at start, not at the first upload, when the PEMs are unreadable or do not pair.
+      createSecureContext(tls);
+    } catch (err) {
+      throw nonRetryable('ConfigurationError', `CEG client TLS settings are unusable: ${safeReason(err)}`);
+    }
+    this.agent = new Agent({
+      connect: { ...tls, rejectUnauthorized: true, timeout: options.timeoutMs },
+      keepAliveTimeout: 30_000,
+      keepAliveMaxTimeout: 120_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  async upload(credential: CredentialUpload): Promise<GatewayReceipt> {
+    const body: CredentialUploadBody = {
+      pkcs12: credential.pkcs12.toString('base64'),
+      // With an encrypted password the clear one stays home: the point of encrypting it.
+      ...(credential.passwordForRecipient ? { passwordEncrypted: credential.passwordForRecipient } : { password: credential.password }),
+      thumbprint: credential.thumbprint.toLowerCase(),
+      email: credential.email,
+      ...(credential.enrollmentUserId ? { enrollmentUserId: credential.enrollmentUserId } : {}),
+      ...(credential.profile ? { profile: credential.profile } : {}),
+    };
+    const checked = validateUploadBody(body);
+    if (!checked.ok) {
+      const fields = checked.problems.map((p) => `${p.path}: ${p.message}`).join('; ');
+      throw nonRetryable('GatewayRejected', `the ${credential.kind} credential does not satisfy the CEG upload contract (${fields})`, { problems: checked.problems });
+    }
+
+    const what = `${credential.kind} credential for device ${credential.deviceUuid}`;
+    const path = credentialPath(credential.enrollmentUserUuid, credential.deviceUuid, credential.kind);
+    const started = Date.now();
+    const answer = await this.call('PUT', path, JSON.stringify(body), what);
+
+    if (classifyStatus(answer.status) !== 'success') throw this.failureFor(answer, what);
+    const parsed = credentialUploadResponseSchema.safeParse(tryJson(answer.text));
+    const receipt: GatewayReceipt = parsed.success
+      ? { alreadyPresent: parsed.data.status === 'already-present', receiptId: parsed.data.receiptId }
+      : { alreadyPresent: answer.status === 200 };
+    this.logger?.info(
+      {
+        kind: credential.kind,
+        enrollmentUserUuid: credential.enrollmentUserUuid,
+        deviceUuid: credential.deviceUuid,
+        thumbprint: body.thumbprint,
+        httpStatus: answer.status,
+        outcome: parsed.success ? parsed.data.status : undefined,
+        receiptId: receipt.receiptId,
+        requestId: answer.requestId,
+        ms: Date.now() - started,
+      },
+      receipt.alreadyPresent ? 'CEG already held this credential' : 'credential uploaded to CEG',
+    );
+    return receipt;
+  }
+
+  async delete(target: { enrollmentUserUuid: string; deviceUuid: string; enrollmentUserId?: string }): Promise<void> {
+    const what = `credentials of device ${target.deviceUuid}`;
+    const answer = await this.call('DELETE', devicePath(target.enrollmentUserUuid, target.deviceUuid), undefined, what);
+    // 404: nothing there any more, which is what clean-up wants.
+    if (answer.status === 204 || answer.status === 200 || answer.status === 202 || answer.status === 404) {
+      this.logger?.info({ enrollmentUserUuid: target.enrollmentUserUuid, deviceUuid: target.deviceUuid, httpStatus: answer.status, requestId: answer.requestId }, 'device credentials removed from CEG');
+      return;
+    }
+    throw this.failureFor(answer, what);
+  }
+
+  /** Close the kept-alive connections (process shutdown, tests). */
+  async close(): Promise<void> {
+    await this.agent.close();
+  }
+
+  private async call(method: 'PUT' | 'DELETE', path: string, body: string | undefined, what: string): Promise<HttpAnswer> {
+    const requestId = randomUUID();
+    const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base.origin);
+    try {
+      const response = await request(url, {
+        method,
+        dispatcher: this.agent,
+        headers: {
+          accept: `${JSON_MEDIA_TYPE}, ${PROBLEM_MEDIA_TYPE}`,
+          [REQUEST_ID_HEADER]: requestId,
+          ...(body !== undefined ? { 'content-type': JSON_MEDIA_TYPE } : {}),
+        },
+        body,
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
+      const text = await response.body.text();
+      return {
+        status: response.statusCode,
+        contentType: String(response.headers['content-type'] ?? ''),
+        retryAfter: response.headers['retry-after'],
+        text: text.slice(0, MAX_ERROR_BODY_CHARS),
+        requestId,
+      };
+    } catch (err) {
+      throw this.transportFailure(err, what, requestId);
+    }
+  }
+
+  /** A typed failure for an HTTP answer that is not a success. */
+  private failureFor(answer: HttpAnswer, what: string): ApplicationFailure {
+    const problem = readProblem(answer);
+    const title = problem?.title ? `: ${problem.title}` : '';
+    const details = {
+      httpStatus: answer.status,
+      problemType: problem?.type,
+      title: problem?.title,
+      fieldErrors: problem?.errors,
+      requestId: answer.requestId,
+    };
+    if (classifyStatus(answer.status) === 'transient') {
+      const retryAfterMs = parseRetryAfter(answer.retryAfter);
+      this.logger?.warn({ ...details, retryAfterMs }, 'CEG is unavailable');
+      return gatewayUnavailable(`CEG did not take the ${what}: HTTP ${answer.status}${title}`, { ...details, retryAfterMs }, retryAfterMs);
+    }
+    this.logger?.warn(details, 'CEG rejected the request');
+    const who = answer.status === 401 || answer.status === 403 ? ' (our client certificate is not accepted)' : '';
+    return nonRetryable('GatewayRejected', `CEG rejected the ${what}: HTTP ${answer.status}${title}${who}`, details);
+  }
+
+  /** A typed failure for a call that got no HTTP answer. */
+  private transportFailure(err: unknown, what: string, requestId: string): ApplicationFailure {
+    const codes = errorCodes(err);
+    const reason = codes[0] ?? safeReason(err);
+    const details = { errorCode: reason, requestId, url: this.base.origin };
+    const untrusted = codes.find((c) => SERVER_CERT_UNTRUSTED.has(c));
+    if (untrusted) {
+      this.logger?.error(details, 'CEG server certificate does not verify against the configured CA');
+      return nonRetryable('ConfigurationError', `CEG server certificate at ${this.base.origin} cannot be verified with the configured CA (${untrusted}); check CEG_CA_FILE and CEG_URL`, details);
+    }
+    const refused = codes.find((c) => CLIENT_CERT_REFUSED.test(c));
+    if (refused) {
+      this.logger?.error(details, 'CEG refused our client certificate during the TLS handshake');
+      return nonRetryable('GatewayRejected', `CEG refused our client certificate during the TLS handshake (${refused}); check CEG_CLIENT_CERT`, details);
+    }
+    if (codes.some((c) => c.startsWith('ERR_OSSL_') || c === 'ERR_SSL_NO_PROTOCOLS_AVAILABLE')) {
+      return nonRetryable('ConfigurationError', `TLS to CEG at ${this.base.origin} cannot be set up (${reason})`, details);
+    }
+    this.logger?.warn(details, 'CEG did not answer');
+    return gatewayUnavailable(`CEG did not answer for the ${what} (${timeoutLike(err, codes) ? `no answer within ${this.timeoutMs} ms` : reason})`, details, undefined);
+  }
+}
+
+/**
+ * The gateway this configuration asks for: CEG_URL with CEG_CLIENT_CERT / CEG_CLIENT_KEY /
+ * CEG_CA_FILE. When the client certificate or the CA is not configured, the development PKI in
+ * DATA_DIR stands in (and says so in the log), which is what the CEG simulator trusts.
+ */
+export async function createCegGateway(config: Settings & { dataDirAbsolute: string }, logger?: Logger): Promise<CegGateway> {
+  if (!config.cegUrl) throw nonRetryable('ConfigurationError', 'CEG_URL: required when GATEWAY_TYPE=ceg');
+  if (!!config.cegClientCertFile !== !!config.cegClientKeyFile) {
+    throw nonRetryable('ConfigurationError', `${config.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT'}: required when the other half of the CEG client certificate is set`);
+  }
+  const needDevPki = !config.cegClientCertFile || !config.cegCaFile;
+  const devPki = needDevPki ? await ensureDevPki(config.dataDirAbsolute, logger) : undefined;
+  if (devPki) {
+    logger?.warn(
+      { devPkiDir: devPki.dir, clientCertificate: config.cegClientCertFile ? 'configured' : 'dev PKI', serverCa: config.cegCaFile ? 'configured' : 'dev PKI' },
+      'CEG client uses the development PKI for what is not configured (CEG_CLIENT_CERT / CEG_CA_FILE); not for production',
+    );
+  }
+  const clientCertPem = config.cegClientCertFile ? await readSetting('CEG_CLIENT_CERT', config.cegClientCertFile) : devPki!.clientCertPem;
+  const clientKeyPem = config.cegClientKeyFile ? await readSetting('CEG_CLIENT_KEY', config.cegClientKeyFile) : devPki!.clientKeyPem;
+  const caPem = config.cegCaFile ? await readSetting('CEG_CA_FILE', config.cegCaFile) : devPki!.caCertPem;
+  return new CegGateway({ url: config.cegUrl, clientCertPem, clientKeyPem, caPem, timeoutMs: config.gatewayTimeout, logger });
+}
+
+async function readSetting(key: string, path: string): Promise<string> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    throw nonRetryable('ConfigurationError', `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+}
+
+interface HttpAnswer {
+  status: number;
+  contentType: string;
+  retryAfter: string | string[] | undefined;
+  text: string;
+  requestId: string;
+}
+
+function parseBaseUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw nonRetryable('ConfigurationError', `CEG_URL is not a URL: "${url}"`);
+  }
+  if (parsed.protocol !== 'https:') throw nonRetryable('ConfigurationError', `CEG_URL must be https (mTLS): "${url}"`);
+  return parsed;
+}
+
+function gatewayUnavailable(message: string, details: Record<string, unknown>, retryAfterMs: number | undefined): ApplicationFailure {
+  if (retryAfterMs === undefined) return retryable('GatewayUnavailable', message, details);
+  // retryable() has no way to pass a delay yet; this is the same failure plus the server's wish.
+  return ApplicationFailure.create({
+    type: RETRYABLE_ERRORS.GatewayUnavailable,
+    message,
+    nonRetryable: false,
+    details: [details],
+    nextRetryDelay: Math.min(Math.max(retryAfterMs, 1000), MAX_RETRY_AFTER_MS),
+  });
+}
+
+function readProblem(answer: HttpAnswer): Problem | undefined {
+  if (!answer.contentType.includes('json')) return undefined;
+  const parsed = problemSchema.safeParse(tryJson(answer.text));
+  if (!parsed.success) return undefined;
+  // Titles are short by nature; clip whatever a server sends so it cannot flood history.
+  return { ...parsed.data, title: parsed.data.title?.slice(0, 200), detail: undefined };
+}
+
+function tryJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Error codes along the cause chain (undici wraps socket and TLS errors). */
+function errorCodes(err: unknown): string[] {
+  const codes: string[] = [];
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    if ((e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError') codes.push((e as Error).name);
+  }
+  return codes;
+}
+
+function timeoutLike(err: unknown, codes: string[]): boolean {
+  return codes.some((c) => c === 'TimeoutError' || c === 'AbortError' || c.endsWith('_TIMEOUT') || c === 'ETIMEDOUT') || (err as Error)?.name === 'TimeoutError';
+}
+
+/** An error's message, without anything that could echo a PEM. */
+function safeReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  return message.replace(/-----BEGIN[\s\S]*?-----END[^-]*-----/g, '[pem]').slice(0, 200);
+}

@@ -1,0 +1,39 @@
+import type { Client } from '@temporalio/client';
+import type { Config } from '../config';
+import type { Logger } from '../logging';
+import type { ApiMetrics } from './metrics';
+import { temporalUnavailable } from './temporal-errors';
+import { HttpProblem } from './problem';
+
+/** What the routers share: built once by createApp from ApiDeps. */
+export interface ApiContext {
+  client: Client;
+  config: Config;
+  logger: Logger;
+  metrics: ApiMetrics;
+  /** Deadline for one request's Temporal calls; past it the caller hears 503 and retries. */
+  temporalTimeoutMs: number;
+}
+
+/**
+ * Run Temporal calls under a deadline; any failure that is not already an HTTP answer becomes
+ * 503 + Retry-After (logged with its cause, which the client never sees).
+ */
+export async function withTemporal<T>(
+  ctx: ApiContext,
+  log: Logger,
+  what: string,
+  fn: () => Promise<T>,
+  /** Turns an expected Temporal answer (not found, bad page token) into its HTTP problem. */
+  classify?: (err: unknown) => HttpProblem | undefined,
+): Promise<T> {
+  try {
+    return await ctx.client.withDeadline(Date.now() + ctx.temporalTimeoutMs, fn);
+  } catch (err) {
+    if (err instanceof HttpProblem) throw err;
+    const known = classify?.(err);
+    if (known) throw known;
+    log.warn({ err: { name: (err as Error)?.name, message: (err as Error)?.message }, what }, 'Temporal call failed');
+    throw temporalUnavailable();
+  }
+}

@@ -1,0 +1,208 @@
+/**
+ * A real step-ca for tests, configured from scratch in a temporary folder on loopback: an OpenSSL
+ * root and intermediate (the intermediate key encrypted, opened with --password-file), a JWK
+ * provisioner whose key `jose` generates (public half in ca.json, private half in a file the
+ * adapter reads), the provider's S/MIME template, a bbolt database (step-ca needs one to refuse
+ * reused tokens and to record revocations) and a CRL (so a test can see what was revoked).
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
+import { Agent, request } from 'undici';
+import { SMIME_X509_TEMPLATE } from '../../src/activities/ca/step-ca/smime-template';
+import { ensureStepCa } from '../../src/tools/step-ca';
+
+const run = promisify(execFile);
+const OPENSSL = '/usr/bin/openssl';
+
+export interface StepCaFixture {
+  /** https://127.0.0.1:<port> */
+  url: string;
+  dir: string;
+  rootFile: string;
+  rootPem: string;
+  intermediatePem: string;
+  provisionerName: string;
+  /** The decrypted private JWK, as STEP_CA_PROVISIONER_KEY_FILE holds it. */
+  provisionerKeyFile: string;
+  /** What step-ca printed so far (JSON log lines). */
+  logs(): string;
+  /** Serial numbers (lower-case hex) on the CA's current CRL. */
+  revokedSerials(): Promise<string[]>;
+  stop(): Promise<void>;
+}
+
+export interface StepCaFixtureOptions {
+  /** Authority-wide x509 policy: only these email constraints may be certified (e.g. `@example.com`). */
+  allowedEmails?: string[];
+}
+
+export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<StepCaFixture> {
+  const binary = await ensureStepCa();
+  const dir = mkdtempSync(join(tmpdir(), 'step-ca-'));
+  const file = (name: string) => join(dir, name);
+  try {
+    await makePki(dir);
+    const provisionerName = 'smime-provider';
+    const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
+    const publicJwk: JWK = await exportJWK(publicKey);
+    const kid = await calculateJwkThumbprint(publicJwk);
+    const privateJwk: JWK = { ...(await exportJWK(privateKey)), kid, alg: 'ES256', use: 'sig' };
+    writeFileSync(file('provisioner-key.json'), JSON.stringify(privateJwk), { mode: 0o600 });
+    mkdirSync(file('templates'));
+    writeFileSync(file('templates/smime.tpl'), SMIME_X509_TEMPLATE);
+
+    const port = await freePort();
+    const config = {
+      root: file('root.crt'),
+      crt: file('intermediate.crt'),
+      key: file('intermediate.key'),
+      address: `127.0.0.1:${port}`,
+      dnsNames: ['127.0.0.1', 'localhost'],
+      logger: { format: 'json' },
+      db: { type: 'bbolt', dataSource: file('db.bolt') },
+      crl: { enabled: true, generateOnRevoke: true },
+      authority: {
+        ...(options.allowedEmails ? { policy: { x509: { allow: { email: options.allowedEmails } } } } : {}),
+        provisioners: [
+          {
+            type: 'JWK',
+            name: provisionerName,
+            key: { ...publicJwk, kid, alg: 'ES256', use: 'sig' },
+            claims: { defaultTLSCertDuration: '8760h', maxTLSCertDuration: '19800h' },
+            options: { x509: { templateFile: file('templates/smime.tpl') } },
+          },
+        ],
+      },
+      tls: { minVersion: 1.2, maxVersion: 1.3, renegotiation: false },
+    };
+    writeFileSync(file('ca.json'), JSON.stringify(config, null, 2));
+
+    const output: string[] = [];
+    const child = spawn(binary, [file('ca.json'), '--password-file', file('password.txt')], {
+      cwd: dir,
+      env: { ...process.env, STEPPATH: dir, HOME: dir },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+    const url = `https://127.0.0.1:${port}`;
+    const rootPem = readFileSync(file('root.crt'), 'utf8');
+    await waitUntilHealthy(url, rootPem, child, () => output.join(''));
+
+    return {
+      url,
+      dir,
+      rootFile: file('root.crt'),
+      rootPem,
+      intermediatePem: readFileSync(file('intermediate.crt'), 'utf8'),
+      provisionerName,
+      provisionerKeyFile: file('provisioner-key.json'),
+      logs: () => output.join(''),
+      revokedSerials: () => crlSerials(url, rootPem, dir),
+      stop: async () => {
+        await stopChild(child);
+        rmSync(dir, { recursive: true, force: true });
+      },
+    };
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+/** Root (self-signed) and intermediate, both P-256, like `step ca init` makes. */
+async function makePki(dir: string): Promise<void> {
+  const file = (name: string) => join(dir, name);
+  writeFileSync(file('password.txt'), 'intermediate-key-password\n', { mode: 0o600 });
+  await run(OPENSSL, [
+    'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', file('root.key'), '-out', file('root.crt'), '-days', '30', '-subj', '/O=Test/CN=Test S/MIME Root CA',
+    '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+  ]);
+  await run(OPENSSL, [
+    'genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-aes-256-cbc',
+    '-pass', `file:${file('password.txt')}`, '-out', file('intermediate.key'),
+  ]);
+  await run(OPENSSL, [
+    'req', '-new', '-key', file('intermediate.key'), '-passin', `file:${file('password.txt')}`,
+    '-subj', '/O=Test/CN=Test S/MIME Intermediate CA', '-out', file('intermediate.csr'),
+  ]);
+  writeFileSync(file('intermediate.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+  await run(OPENSSL, [
+    'x509', '-req', '-in', file('intermediate.csr'), '-CA', file('root.crt'), '-CAkey', file('root.key'),
+    '-CAcreateserial', '-days', '30', '-extfile', file('intermediate.ext'), '-out', file('intermediate.crt'),
+  ]);
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+async function waitUntilHealthy(url: string, rootPem: string, child: ChildProcess, logs: () => string): Promise<void> {
+  const dispatcher = new Agent({ connect: { ca: rootPem } });
+  const deadline = Date.now() + 20_000;
+  try {
+    while (Date.now() < deadline) {
+      if (child.exitCode !== null) throw new Error(`step-ca exited with ${child.exitCode}:\n${logs()}`);
+      try {
+        const response = await request(`${url}/health`, { dispatcher });
+        const body = await response.body.text();
+        if (response.statusCode === 200) return;
+        throw new Error(`health: ${response.statusCode} ${body}`);
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    throw new Error(`step-ca did not become healthy in 20 s:\n${logs()}`);
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function crlSerials(url: string, rootPem: string, dir: string): Promise<string[]> {
+  const dispatcher = new Agent({ connect: { ca: rootPem } });
+  try {
+    const response = await request(`${url}/1.0/crl`, { dispatcher });
+    const der = Buffer.from(await response.body.arrayBuffer());
+    if (response.statusCode !== 200) throw new Error(`CRL: ${response.statusCode} ${der.toString('utf8')}`);
+    const crlFile = join(dir, 'current.crl');
+    writeFileSync(crlFile, der);
+    const { stdout } = await run(OPENSSL, ['crl', '-inform', 'DER', '-in', crlFile, '-noout', '-text']);
+    return [...stdout.matchAll(/Serial Number:\s*([0-9A-Fa-f]+)/g)].map((m) => BigInt(`0x${m[1]}`).toString(16));
+  } finally {
+    await dispatcher.close();
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** An S/MIME CSR made with the OpenSSL CLI: key type, CN and email SAN as asked. */
+export async function opensslSmimeCsr(options: { email: string; commonName?: string; keyType: 'rsa' | 'ec'; dir: string }): Promise<string> {
+  const keyFile = join(options.dir, `csr-${Date.now()}-${Math.random().toString(16).slice(2)}.key`);
+  const keyArgs = options.keyType === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+  const subject = options.commonName ? `/CN=${options.commonName}` : '/';
+  const { stdout } = await run(OPENSSL, [
+    'req', '-new', ...keyArgs, '-nodes', '-keyout', keyFile, '-subj', subject,
+    '-addext', `subjectAltName=email:${options.email}`, '-addext', 'extendedKeyUsage=emailProtection',
+  ]);
+  return stdout;
+}

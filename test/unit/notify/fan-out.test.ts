@@ -1,0 +1,124 @@
+import assert from 'node:assert/strict';
+import { FanOutNotifier } from '../../../src/activities/notify/fan-out';
+import type { FailureNotice, Notifier } from '../../../src/activities/notify/notifier';
+import { nonRetryable, retryable } from '../../../src/domain/errors';
+import { failsWith, sampleNotice } from './loopback';
+
+/** A notifier that records what it was asked to send and answers as scripted (default: success). */
+class ScriptedNotifier implements Notifier {
+  readonly sent: FailureNotice[] = [];
+  private readonly answers: (() => Promise<void>)[];
+
+  constructor(
+    readonly type: string,
+    ...answers: (() => Promise<void>)[]
+  ) {
+    this.answers = answers;
+  }
+
+  async notifyFailure(notice: FailureNotice): Promise<void> {
+    this.sent.push(notice);
+    const answer = this.answers.shift();
+    if (answer) await answer();
+  }
+}
+
+const unavailable = (message: string) => async () => {
+  throw retryable('NotifierUnavailable', message);
+};
+const refused = (message: string) => async () => {
+  throw nonRetryable('ConfigurationError', message);
+};
+
+describe('FanOutNotifier', () => {
+  it('sends through every notifier', async () => {
+    const log = new ScriptedNotifier('log');
+    const webhook = new ScriptedNotifier('webhook');
+    const notice = sampleNotice();
+
+    await new FanOutNotifier([log, webhook]).notifyFailure(notice);
+
+    assert.deepEqual(log.sent, [notice]);
+    assert.deepEqual(webhook.sent, [notice]);
+  });
+
+  it('fails retryably when one notifier fails retryably, and the retry does not resend the one that succeeded', async () => {
+    const log = new ScriptedNotifier('log');
+    const webhook = new ScriptedNotifier('webhook', unavailable('webhook answered HTTP 503'));
+    const fanOut = new FanOutNotifier([log, webhook]);
+    const notice = sampleNotice();
+
+    const err = await failsWith(fanOut.notifyFailure(notice), 'NotifierUnavailable', false);
+    assert.match(err.message, /webhook: NotifierUnavailable: webhook answered HTTP 503/);
+    assert.match(err.message, /delivered by log/);
+
+    await fanOut.notifyFailure(notice); // Temporal's retry of the activity
+    assert.equal(log.sent.length, 1, 'the log notifier is not asked again');
+    assert.equal(webhook.sent.length, 2, 'the webhook is tried again');
+  });
+
+  it('fails with a non-retryable ConfigurationError when every failure is non-retryable', async () => {
+    const log = new ScriptedNotifier('log');
+    const webhook = new ScriptedNotifier('webhook', refused('webhook answered HTTP 401'));
+    const email = new ScriptedNotifier('email', refused('550 no such mailbox'));
+
+    const err = await failsWith(new FanOutNotifier([log, webhook, email]).notifyFailure(sampleNotice()), 'ConfigurationError', true);
+    assert.match(err.message, /HTTP 401/);
+    assert.match(err.message, /550 no such mailbox/);
+    assert.deepEqual((err.details[0] as { delivered: string[] }).delivered, ['log']);
+  });
+
+  it('fails retryably when failures are mixed, naming all of them', async () => {
+    const webhook = new ScriptedNotifier('webhook', refused('webhook answered HTTP 401'));
+    const email = new ScriptedNotifier('email', unavailable('connection refused'));
+
+    const err = await failsWith(new FanOutNotifier([webhook, email]).notifyFailure(sampleNotice()), 'NotifierUnavailable', false);
+    assert.match(err.message, /webhook: ConfigurationError: webhook answered HTTP 401/);
+    assert.match(err.message, /email: NotifierUnavailable: connection refused/);
+  });
+
+  it('treats an untyped error as retryable, as Temporal would', async () => {
+    const broken = new ScriptedNotifier('webhook', async () => {
+      throw new TypeError('boom');
+    });
+    await failsWith(new FanOutNotifier([broken]).notifyFailure(sampleNotice()), 'NotifierUnavailable', false);
+  });
+
+  it('sends a notice for another run again through every notifier', async () => {
+    const log = new ScriptedNotifier('log');
+    const fanOut = new FanOutNotifier([log]);
+
+    await fanOut.notifyFailure(sampleNotice({ runId: 'run-1' }));
+    await fanOut.notifyFailure(sampleNotice({ runId: 'run-2' }));
+
+    assert.deepEqual(log.sent.map((n) => n.runId), ['run-1', 'run-2']);
+  });
+
+  it('joins a send that is still in flight instead of starting a second one', async () => {
+    let release!: () => void;
+    const slow = new ScriptedNotifier('webhook', () => new Promise<void>((resolve) => (release = resolve)));
+    const fanOut = new FanOutNotifier([slow]);
+    const notice = sampleNotice();
+
+    const first = fanOut.notifyFailure(notice);
+    const second = fanOut.notifyFailure(notice);
+    release();
+    await Promise.all([first, second]);
+
+    assert.equal(slow.sent.length, 1);
+  });
+
+  it('forgets the oldest notices beyond its limit (a later retry of those resends)', async () => {
+    const log = new ScriptedNotifier('log');
+    const fanOut = new FanOutNotifier([log], { rememberNotices: 2 });
+
+    for (const runId of ['a', 'b', 'c', 'a', 'c']) await fanOut.notifyFailure(sampleNotice({ runId }));
+
+    // 'a' had been forgotten when it came back; 'c' was still remembered.
+    assert.deepEqual(log.sent.map((n) => n.runId), ['a', 'b', 'c', 'a']);
+  });
+
+  it('refuses an empty list of notifiers', () => {
+    assert.throws(() => new FanOutNotifier([]), /at least one failure notifier/);
+  });
+});
