@@ -33,15 +33,18 @@ export const REDACT_PATHS = [
   '*.headers.authorization',
 ];
 
-export function createLogger(options: { level?: string; name?: string } & LoggerOptions = {}): Logger {
-  return pino({
-    level: options.level ?? process.env.LOG_LEVEL ?? 'info',
-    base: options.name ? { component: options.name } : undefined,
-    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
-    ...options,
-  });
+export function createLogger(options: { level?: string; name?: string } & LoggerOptions = {}, destination?: pino.DestinationStream): Logger {
+  return pino(
+    {
+      level: options.level ?? process.env.LOG_LEVEL ?? 'info',
+      base: options.name ? { component: options.name } : undefined,
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      ...options,
+    },
+    destination as pino.DestinationStream,
+  );
 }
 
 export type { Logger };

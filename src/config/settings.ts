@@ -126,9 +126,9 @@ export const SETTINGS = {
   // --- failure notification -------------------------------------------------------------------
   notifiers: setting({ env: 'NOTIFIERS', path: 'notify.types', schema: list.pipe(z.array(z.enum(['log', 'webhook', 'email'])).min(1)), default: 'log', description: 'Failure notifiers: any of log, webhook, email.' }),
   notifyWebhookUrl: setting({ env: 'NOTIFY_WEBHOOK_URL', path: 'notify.webhook.url', schema: optionalText, description: 'URL the JSON failure notice is POSTed to.' }),
-  notifyWebhookSecret: setting({ env: 'NOTIFY_WEBHOOK_SECRET', path: 'notify.webhook.hmacSecret', schema: optionalText, description: 'When set, the notice is signed: X-Signature-SHA256 = hex HMAC-SHA256 of the body.', secret: true }),
+  notifyWebhookSecret: setting({ env: 'NOTIFY_WEBHOOK_SECRET', path: 'notify.webhook.hmacSecret', schema: optionalText, description: 'When set, the notice is signed: X-Signature-Timestamp = unix seconds, X-Signature-SHA256 = sha256=<hex HMAC-SHA256 of `${timestamp}.${body}`>.', secret: true }),
   smtpUrl: setting({ env: 'NOTIFY_SMTP_URL', path: 'notify.email.smtpUrl', schema: optionalText, description: 'SMTP server, smtp://host:port or smtps://host:port.' }),
-  smtpUser: setting({ env: 'NOTIFY_SMTP_USER', path: 'notify.email.user', schema: optionalText, description: 'SMTP user.' }),
+  smtpUser: setting({ env: 'NOTIFY_SMTP_USER', path: 'notify.email.user', schema: optionalText, description: 'SMTP user (when set, STARTTLS is required so the password never travels in the clear).' }),
   smtpPassword: setting({ env: 'NOTIFY_SMTP_PASSWORD', path: 'notify.email.password', schema: optionalText, description: 'SMTP password.', secret: true }),
   emailFrom: setting({ env: 'NOTIFY_EMAIL_FROM', path: 'notify.email.from', schema: optionalText, description: 'Sender of failure emails.' }),
   emailTo: setting({ env: 'NOTIFY_EMAIL_TO', path: 'notify.email.to', schema: list, default: '', description: 'Recipients of failure emails, comma separated.' }),

@@ -150,7 +150,7 @@ export async function latestRun(client: Client, workflowId: string): Promise<Lat
   }
   const memo = description.memo as Partial<ProvisioningMemo> | undefined;
   const eventTime = typeof memo?.eventTime === 'string' ? memo.eventTime : await eventTimeFromInput(client, workflowId, description.runId);
-  return { runId: description.runId, running: description.status.name === 'RUNNING', eventTime };
+  return { runId: description.runId, running: description.status.name === 'RUNNING' || description.status.name === 'PAUSED', eventTime };
 }
 
 /**

@@ -252,10 +252,13 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       deviceUuid: event.deviceUuid,
       credentials: credentialStatuses(),
     };
-    await durableActivities.notifyFailure.executeWithOptions(
-      { summary: 'Tell the administrators delivery failed' },
-      [failureNotice(reason)],
-    );
+    try {
+      await durableActivities.notifyFailure.executeWithOptions({ summary: 'Tell the administrators delivery failed' }, [failureNotice(reason)]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      // A notifier that cannot be reached for a day, or is misconfigured, must not hide the failure itself.
+      log.error('failure notification not delivered', { errorType: describe(err).type, error: describe(err).message });
+    }
     const why = { AttemptsExhausted: 'all attempts used', WindowClosed: 'the 12.5-day window closed', NonRetryableError: 'an error that retrying cannot fix' }[reason];
     const last = lastError ? `; last error: ${lastError.type ?? 'Error'}: ${lastError.message}` : '';
     log.warn('delivery failed', { reason, attempts: attempt, lastErrorType: lastError?.type });

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { createNotifier } from '../../src/activities/notify';
 import { loadConfig } from '../../src/config';
-import { capturingLogger, failsWith, sampleNotice, startHttpReceiver, startSmtpServer, type HttpReceiver, type SmtpFixture } from '../unit/notify/loopback';
+import { capturingLogger, failsWith, sampleNotice, startHttpReceiver, startSmtpServer, type HttpReceiver, type SmtpFixture } from '../helpers/loopback';
 
 describe('failure notification through every configured channel', () => {
   let receiver: HttpReceiver;

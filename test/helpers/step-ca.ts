@@ -7,6 +7,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'node:fs';
+import { createServer as createHttpsServer } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +32,10 @@ export interface StepCaFixture {
   provisionerKeyFile: string;
   /** What step-ca printed so far (JSON log lines). */
   logs(): string;
+  /** Serial numbers (lower-case hex) of every certificate step-ca has signed so far, from its log. */
+  issuedSerials(): string[];
+  /** How many sign requests step-ca has answered so far (any status), from its log. */
+  signRequests(): number;
   /** Serial numbers (lower-case hex) on the CA's current CRL. */
   revokedSerials(): Promise<string[]>;
   stop(): Promise<void>;
@@ -103,6 +108,8 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
       provisionerName,
       provisionerKeyFile: file('provisioner-key.json'),
       logs: () => output.join(''),
+      issuedSerials: () => logEntries(output.join('')).filter((e) => e.path === '/1.0/sign' && e.status === 201 && typeof e.serial === 'string').map((e) => BigInt(e.serial as string).toString(16)),
+      signRequests: () => logEntries(output.join('')).filter((e) => e.path === '/1.0/sign').length,
       revokedSerials: () => crlSerials(url, rootPem, dir),
       stop: async () => {
         await stopChild(child);
@@ -121,7 +128,7 @@ async function makePki(dir: string): Promise<void> {
   writeFileSync(file('password.txt'), 'intermediate-key-password\n', { mode: 0o600 });
   await run(OPENSSL, [
     'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', file('root.key'), '-out', file('root.crt'), '-days', '30', '-subj', '/O=Test/CN=Test S/MIME Root CA',
+    '-keyout', file('root.key'), '-out', file('root.crt'), '-days', '30', '-subj', '/O=Test/CN=Test SMIME Root CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await run(OPENSSL, [
@@ -130,7 +137,7 @@ async function makePki(dir: string): Promise<void> {
   ]);
   await run(OPENSSL, [
     'req', '-new', '-key', file('intermediate.key'), '-passin', `file:${file('password.txt')}`,
-    '-subj', '/O=Test/CN=Test S/MIME Intermediate CA', '-out', file('intermediate.csr'),
+    '-subj', '/O=Test/CN=Test SMIME Intermediate CA', '-out', file('intermediate.csr'),
   ]);
   writeFileSync(file('intermediate.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
   await run(OPENSSL, [
@@ -171,6 +178,13 @@ async function waitUntilHealthy(url: string, rootPem: string, child: ChildProces
   }
 }
 
+function logEntries(text: string): Record<string, unknown>[] {
+  return text
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line) as Record<string, unknown>);
+}
+
 async function crlSerials(url: string, rootPem: string, dir: string): Promise<string[]> {
   const dispatcher = new Agent({ connect: { ca: rootPem } });
   try {
@@ -205,4 +219,69 @@ export async function opensslSmimeCsr(options: { email: string; commonName?: str
     '-addext', `subjectAltName=email:${options.email}`, '-addext', 'extendedKeyUsage=emailProtection',
   ]);
   return stdout;
+}
+
+export interface LossyProxy {
+  /** https://127.0.0.1:<port>, a TLS endpoint of its own in front of step-ca. */
+  url: string;
+  /** PEM to trust for the proxy's TLS certificate (add it to the step-ca root). */
+  certificatePem: string;
+  /** The next `count` requests reach step-ca, but their answers never reach the caller. */
+  loseAnswers(count: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An HTTPS reverse proxy to step-ca that can lose answers the way a network does: it forwards
+ * the request, lets step-ca finish (sign, record the token), reads the whole answer, and then
+ * drops the caller's connection instead of answering.
+ */
+export async function startLossyProxy(target: StepCaFixture, dir: string): Promise<LossyProxy> {
+  await run(OPENSSL, [
+    'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', join(dir, 'proxy.key'), '-out', join(dir, 'proxy.crt'), '-days', '2', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1', '-addext', 'basicConstraints=critical,CA:FALSE',
+  ]);
+  const certificatePem = readFileSync(join(dir, 'proxy.crt'), 'utf8');
+  const upstream = new Agent({ connect: { ca: target.rootPem } });
+  let toLose = 0;
+  const server = createHttpsServer({ key: readFileSync(join(dir, 'proxy.key')), cert: certificatePem }, (req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const lose = toLose > 0;
+      if (lose) toLose -= 1;
+      request(`${target.url}${req.url ?? '/'}`, {
+        method: req.method as 'GET' | 'POST',
+        headers: { 'content-type': req.headers['content-type'] ?? 'application/json' },
+        body: chunks.length ? Buffer.concat(chunks) : undefined,
+        dispatcher: upstream,
+      })
+        .then(async (answer) => {
+          const body = Buffer.from(await answer.body.arrayBuffer());
+          if (lose) {
+            req.socket.destroy();
+            return;
+          }
+          res.writeHead(answer.statusCode, { 'content-type': String(answer.headers['content-type'] ?? 'application/json') });
+          res.end(body);
+        })
+        .catch(() => req.socket.destroy());
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  if (typeof address !== 'object' || !address) throw new Error('proxy has no address');
+  return {
+    url: `https://127.0.0.1:${address.port}`,
+    certificatePem,
+    loseAnswers: (count) => {
+      toLose = count;
+    },
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await upstream.close();
+    },
+  };
 }

@@ -18,8 +18,8 @@
  * (see password.ts), so no iteration count changes what an attacker can do, while every
  * importer accepts 2048 and bulk issuance stays cheap.
  *
- * Libraries: pkijs (with asn1js) builds and parses every structure and does PBES2 and the MAC
- * (its MAC supports SHA-1 and SHA-256 via the PKCS#12 KDF). pkijs cannot do the PKCS#12 PBE
+ * Libraries: pkijs (with asn1js) builds and parses every structure and does PBES2 (over Node's
+ * WebCrypto) and the MAC (SHA-1 or SHA-256 through the PKCS#12 KDF). pkijs cannot do the PKCS#12 PBE
  * schemes (it only speaks PBES2), and node-forge, which can, handles RSA keys and certificates
  * only (its `toPkcs12Asn1` re-encodes the key with `wrapRsaPrivateKey` and parses certificates
  * with an RSA-only parser), so it cannot pack EC credentials. So the legacy cipher is assembled
@@ -29,7 +29,7 @@
  * not a security function) and friendlyName, so importers pair key and certificate and show a
  * name.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomBytes, type webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import forge from 'node-forge';
 import * as pkijs from 'pkijs';
@@ -54,14 +54,12 @@ interface ProfileParameters {
   iterations: number;
   macIterations: number;
   macSaltBytes: number;
-  pbeSaltBytes: number;
 }
 
 export const PKCS12_PROFILES: Readonly<Record<Pkcs12Profile, Readonly<ProfileParameters>>> = {
-  // 8-byte salts: what OpenSSL 1.x and Windows wrote, byte for byte the shape old importers saw.
-  legacy: { encryption: 'pkcs12-pbe-sha1-3des', macHash: 'SHA-1', iterations: 2048, macIterations: 2048, macSaltBytes: 8, pbeSaltBytes: 8 },
-  // 16-byte salts: RFC 8018's recommended minimum for PBKDF2.
-  modern: { encryption: 'pbes2-pbkdf2-sha256-aes256cbc', macHash: 'SHA-256', iterations: 2048, macIterations: 2048, macSaltBytes: 16, pbeSaltBytes: 16 },
+  // 8-byte salts (MAC and PBE): what OpenSSL 1.x and Windows wrote, the shape old importers saw.
+  legacy: { encryption: 'pkcs12-pbe-sha1-3des', macHash: 'SHA-1', iterations: 2048, macIterations: 2048, macSaltBytes: 8 },
+  modern: { encryption: 'pbes2-pbkdf2-sha256-aes256cbc', macHash: 'SHA-256', iterations: 2048, macIterations: 2048, macSaltBytes: 16 },
 };
 
 const OID = {
@@ -215,8 +213,8 @@ interface Encrypted {
 async function encrypt(profile: ProfileParameters, plaintext: Buffer | ArrayBuffer, password: string): Promise<Encrypted> {
   const data = Buffer.from(plaintext as ArrayBuffer);
   return profile.encryption === 'pkcs12-pbe-sha1-3des'
-    ? pkcs12TripleDesEncrypt(data, password, profile.iterations, profile.pbeSaltBytes)
-    : pbes2Aes256Encrypt(data, password, profile.iterations, profile.pbeSaltBytes);
+    ? pkcs12TripleDesEncrypt(data, password, profile.iterations)
+    : pbes2Aes256Encrypt(data, password, profile.iterations);
 }
 
 async function decrypt(algorithm: pkijs.AlgorithmIdentifier, ciphertext: Buffer, password: string, what: string): Promise<Buffer> {
@@ -249,31 +247,17 @@ async function openContentInfo(content: pkijs.ContentInfo, password: string): Pr
   throw new Error(`the PKCS#12 holds an unsupported content type (${content.contentType})`);
 }
 
-/** PBES2 (RFC 8018): PBKDF2-HMAC-SHA-256 derives an AES-256-CBC key; Node runs it on the thread pool. */
-async function pbes2Aes256Encrypt(plaintext: Buffer, password: string, iterations: number, saltBytes: number): Promise<Encrypted> {
-  const salt = randomBytes(saltBytes);
-  const iv = randomBytes(16);
-  const key = Buffer.from(
-    await nodeCrypto.subtle.deriveBits(
-      { name: 'PBKDF2', hash: 'SHA-256', salt, iterations },
-      await nodeCrypto.subtle.importKey('raw', Buffer.from(password, 'utf8'), 'PBKDF2', false, ['deriveBits']),
-      256,
-    ),
-  );
-  const cipher = createCipheriv('aes-256-cbc', key, iv);
-  const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  const parameters = new pkijs.PBES2Params({
-    keyDerivationFunc: new pkijs.AlgorithmIdentifier({
-      algorithmId: OID.pbkdf2,
-      algorithmParams: new pkijs.PBKDF2Params({
-        salt: new asn1js.OctetString({ valueHex: arrayBuffer(salt) }),
-        iterationCount: iterations,
-        prf: new pkijs.AlgorithmIdentifier({ algorithmId: OID.hmacWithSha256, algorithmParams: new asn1js.Null() }),
-      }).toSchema(),
-    }),
-    encryptionScheme: new pkijs.AlgorithmIdentifier({ algorithmId: OID.aes256Cbc, algorithmParams: new asn1js.OctetString({ valueHex: arrayBuffer(iv) }) }),
+/** PBES2 (RFC 8018) by pkijs over WebCrypto: PBKDF2-HMAC-SHA-256, AES-256-CBC (64-byte salt, pkijs's choice). */
+async function pbes2Aes256Encrypt(plaintext: Buffer, password: string, iterations: number): Promise<Encrypted> {
+  const info = await engine.encryptEncryptedContentInfo({
+    password: arrayBuffer(Buffer.from(password, 'utf8')),
+    contentEncryptionAlgorithm: { name: 'AES-CBC', length: 256 } as webcrypto.AesKeyAlgorithm,
+    hmacHashAlgorithm: 'SHA-256',
+    iterationCount: iterations,
+    contentToEncrypt: arrayBuffer(plaintext),
+    contentType: OID.data,
   });
-  return { algorithm: new pkijs.AlgorithmIdentifier({ algorithmId: OID.pbes2, algorithmParams: parameters.toSchema() }), ciphertext: arrayBuffer(ciphertext) };
+  return { algorithm: info.contentEncryptionAlgorithm, ciphertext: info.getEncryptedContent() };
 }
 
 /** node-forge's RFC 7292 B.2 key derivation; its typings do not declare the `pbe` namespace. */
@@ -288,8 +272,10 @@ function tripleDesKeyAndIv(password: string, salt: Buffer, iterations: number): 
   return { key: derive(1, 24), iv: derive(2, 8) };
 }
 
-function pkcs12TripleDesEncrypt(plaintext: Buffer, password: string, iterations: number, saltBytes: number): Encrypted {
-  const salt = randomBytes(saltBytes);
+const TRIPLE_DES_SALT_BYTES = 8;
+
+function pkcs12TripleDesEncrypt(plaintext: Buffer, password: string, iterations: number): Encrypted {
+  const salt = randomBytes(TRIPLE_DES_SALT_BYTES);
   const { key, iv } = tripleDesKeyAndIv(password, salt, iterations);
   const cipher = createCipheriv('des-ede3-cbc', key, iv);
   const ciphertext = Buffer.concat([cipher.update(plaintext), cipher.final()]);

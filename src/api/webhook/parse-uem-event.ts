@@ -7,6 +7,7 @@
  * So the parser is tolerant about everything the provider does not need and strict only about
  * what it does: the event type, the two UUIDs that identify the workflow, and EventTime.
  */
+import { TextDecoder } from 'node:util';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { UUID_PATTERN, type EnrollmentEvent } from '../../domain/enrollment';
 import { parseEventTime } from './event-time';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
 import { createNotifier, workflowUrl } from '../../../src/activities/notify';
-import { capturingLogger, sampleNotice } from './loopback';
+import { capturingLogger, sampleNotice } from '../../helpers/loopback';
 
 /** Settings as the loader reads them, without the start-up cross checks (createNotifier must stand on its own). */
 function configWith(overrides: Partial<Record<SettingName, string>>): Config {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
 import { composeFailureEmail, EmailNotifier, type EmailNotifierOptions } from '../../../src/activities/notify/email-notifier';
-import { closedPort, failsWith, sampleNotice, selfSignedCertificate, startSmtpServer, type SmtpFixture } from './loopback';
+import { closedPort, failsWith, sampleNotice, selfSignedCertificate, startSmtpServer, type SmtpFixture } from '../../helpers/loopback';
 
 type SmtpError = Error & { responseCode?: number };
 function smtpError(responseCode: number, message: string): SmtpError {

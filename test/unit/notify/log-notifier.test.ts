@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { FAILURE_LOG_MESSAGE, LogNotifier } from '../../../src/activities/notify/log-notifier';
 import type { FailureNotice } from '../../../src/activities/notify/notifier';
-import { capturingLogger, sampleNotice } from './loopback';
+import { capturingLogger, sampleNotice } from '../../helpers/loopback';
 
 describe('LogNotifier', () => {
   it('writes one JSON line at error level with every field of the notice', async () => {

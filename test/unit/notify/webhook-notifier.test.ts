@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WebhookNotifier, webhookSignature } from '../../../src/activities/notify/webhook-notifier';
-import { closedPort, failsWith, sampleNotice, startHttpReceiver, type HttpReceiver } from './loopback';
+import { closedPort, failsWith, sampleNotice, startHttpReceiver, type HttpReceiver } from '../../helpers/loopback';
 
 describe('WebhookNotifier', () => {
   let receiver: HttpReceiver;

@@ -4,8 +4,11 @@
  * from the provisioner in ca.json: `"options": {"x509": {"templateFile": "templates/smime.tpl"}}`.
  *
  * What it makes, whatever the CSR asks for:
- * - subject CN from the token's `sub` (the CSR's CN, else the email), SAN rfc822Name from the
- *   token's `sans` (the user's email; step-ca also checks the CSR carries no other email);
+ * - subject CN = the email address and SAN rfc822Name = the email, both from the token's `sans`
+ *   (step-ca has checked the CSR asks for no other address). CN = the address is what the CA/B
+ *   Forum S/MIME rules allow for a mailbox-validated certificate, and it passes a step-ca email
+ *   policy; a display-name CN would be judged as a DNS name there and refused. (step-ca accepts
+ *   the CSR's own CN because the token's `sub` is that CN; the template does not copy it.)
  * - EKU emailProtection only; not a CA;
  * - key usage by credential kind, from the token's `smime.kind`: signing → digitalSignature;
  *   encryption → keyEncipherment for RSA keys, keyAgreement for EC keys;
@@ -21,9 +24,14 @@ export const SMIME_X509_TEMPLATE = `{{- $kind := dig "smime" "kind" "" .Token -}
 {{- if not $serial -}}
 {{- fail "S/MIME provisioner: the token must carry smime.serial" -}}
 {{- end -}}
+{{- $email := "" -}}
+{{- range .SANs }}{{ if and (eq .Type "email") (not $email) }}{{ $email = .Value }}{{ end }}{{ end -}}
+{{- if not $email -}}
+{{- fail "S/MIME provisioner: the token must carry the email address in sans" -}}
+{{- end -}}
 {
-  "subject": {"commonName": {{ toJson .Subject.CommonName }}},
-  "sans": {{ toJson .SANs }},
+  "subject": {"commonName": {{ toJson $email }}},
+  "sans": [{"type": "email", "value": {{ toJson $email }}}],
   "serialNumber": {{ toJson $serial }},
 {{- if eq $kind "signing" }}
   "keyUsage": ["digitalSignature"],

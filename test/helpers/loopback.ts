@@ -13,10 +13,9 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { ApplicationFailure } from '@temporalio/common';
 import { simpleParser, type ParsedMail } from 'mailparser';
-import pino from 'pino';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import type { FailureNotice } from '../../../src/activities/notify/notifier';
-import { REDACT_PATHS, type Logger } from '../../../src/logging';
+import type { FailureNotice } from '../../src/activities/notify/notifier';
+import { createLogger, type Logger } from '../../src/logging';
 
 export function sampleNotice(overrides: Partial<FailureNotice> = {}): FailureNotice {
   return {
@@ -62,14 +61,7 @@ export function capturingLogger(): { logger: Logger; lines: () => Record<string,
       done();
     },
   });
-  const logger = pino(
-    {
-      level: 'trace',
-      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    sink,
-  );
+  const logger = createLogger({ level: 'trace' }, sink);
   return {
     logger,
     raw: () => text,
