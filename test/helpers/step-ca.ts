@@ -226,8 +226,8 @@ export interface LossyProxy {
   url: string;
   /** PEM to trust for the proxy's TLS certificate (add it to the step-ca root). */
   certificatePem: string;
-  /** The next `count` requests reach step-ca, but their answers never reach the caller. */
-  loseAnswers(count: number): void;
+  /** The next `count` requests (to `path`, if given) reach step-ca, but their answers never reach the caller. */
+  loseAnswers(count: number, path?: string): void;
   close(): Promise<void>;
 }
 
@@ -245,11 +245,12 @@ export async function startLossyProxy(target: StepCaFixture, dir: string): Promi
   const certificatePem = readFileSync(join(dir, 'proxy.crt'), 'utf8');
   const upstream = new Agent({ connect: { ca: target.rootPem } });
   let toLose = 0;
+  let losePath: string | undefined;
   const server = createHttpsServer({ key: readFileSync(join(dir, 'proxy.key')), cert: certificatePem }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
-      const lose = toLose > 0;
+      const lose = toLose > 0 && (losePath === undefined || req.url === losePath);
       if (lose) toLose -= 1;
       request(`${target.url}${req.url ?? '/'}`, {
         method: req.method as 'GET' | 'POST',
@@ -275,8 +276,9 @@ export async function startLossyProxy(target: StepCaFixture, dir: string): Promi
   return {
     url: `https://127.0.0.1:${address.port}`,
     certificatePem,
-    loseAnswers: (count) => {
+    loseAnswers: (count, path) => {
       toLose = count;
+      losePath = path;
     },
     close: async () => {
       server.closeAllConnections();

@@ -6,7 +6,7 @@
  * Both servers are `existing-path` executables from the tool cache: no test downloads anything.
  */
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { bundleWorkflowCode, DefaultLogger, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { bundleWorkflowCode, DefaultLogger, makeTelemetryFilterString, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { temporal } from '@temporalio/proto';
 import { searchAttributes } from '../../src/workflows/definitions';
 import { ensureTemporalCli } from '../../src/tools/temporal-cli';
@@ -20,7 +20,12 @@ let runtimeInstalled = false;
 export function installTestRuntime(): void {
   if (runtimeInstalled) return;
   runtimeInstalled = true;
-  Runtime.install({ logger: new DefaultLogger((process.env.TEST_LOG_LEVEL as 'ERROR') ?? 'ERROR') });
+  const level = (process.env.TEST_LOG_LEVEL as 'ERROR') ?? 'ERROR';
+  Runtime.install({
+    logger: new DefaultLogger(level),
+    // Core's own warnings (e.g. the replay tests' deliberate nondeterminism) stay out of test output.
+    telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: level, other: 'ERROR' }) } },
+  });
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;

@@ -7,7 +7,7 @@
  * Creation builds the whole set in a temporary folder and renames it into place, so two
  * processes opening a fresh directory at once end up sharing one hierarchy, never a mix.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type webcrypto } from 'node:crypto';
 import { chmod, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { generateKeyPair } from '../../crypto/keys';
@@ -18,13 +18,10 @@ export interface Authority {
   root: x509.X509Certificate;
   intermediate: x509.X509Certificate;
   /** The intermediate's private key, non-extractable, for signing leaves. */
-  intermediateKey: CryptoKeyLike;
+  intermediateKey: webcrypto.CryptoKey;
   rootPem: string;
   intermediatePem: string;
 }
-
-/** WebCrypto's CryptoKey as Node declares it (this project compiles without DOM types). */
-export type CryptoKeyLike = import('node:crypto').webcrypto.CryptoKey;
 
 const FILES = {
   root: 'root.pem',

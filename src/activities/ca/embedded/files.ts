@@ -5,7 +5,8 @@
  * record and never replaces an answer that was already given.
  */
 import { randomBytes } from 'node:crypto';
-import { link, open, readFile, readdir, unlink } from 'node:fs/promises';
+import { readdirSync, readFileSync } from 'node:fs';
+import { link, open, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /**
@@ -42,17 +43,22 @@ export async function readJson<T>(path: string): Promise<T | undefined> {
   }
 }
 
-/** Every `*.json` record in a folder (none if the folder does not exist yet). */
-export async function readAllJson<T>(folder: string): Promise<T[]> {
+/**
+ * Every `*.json` record in a folder (none if the folder does not exist yet). Synchronous: it
+ * serves listings for tests and operators, not the issuance path.
+ */
+export function readAllJson<T>(folder: string): T[] {
   let names: string[];
   try {
-    names = await readdir(folder);
+    names = readdirSync(folder);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw error;
   }
-  const records = await Promise.all(names.filter((n) => n.endsWith('.json')).sort().map((n) => readJson<T>(join(folder, n))));
-  return records.filter((r): r is Awaited<T> => r !== undefined) as T[];
+  return names
+    .filter((name) => name.endsWith('.json'))
+    .sort()
+    .map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')) as T);
 }
 
 /** Run `task` after every earlier task with the same key has settled (in this process). */

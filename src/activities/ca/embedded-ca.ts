@@ -1,0 +1,348 @@
+/**
+ * The embedded CA: a real, small S/MIME certificate authority for development and tests. It
+ * issues certificates that OpenSSL, NSS and mail clients accept (given its root), behaves like
+ * the CAs the provider talks to in production — idempotent submissions, optional "pending"
+ * answers to poll, refusals as typed errors — and keeps its state in files under `dir`, so a
+ * restarted worker answers exactly as before.
+ *
+ * Layout of `dir`:
+ *   ca/root.pem, ca/intermediate.pem          the hierarchy (see embedded/authority.ts)
+ *   ca/root-key.pem, ca/intermediate-key.pem  their keys, mode 0600
+ *   requests/<requestId>.json                 one per idempotency key: the first CSR and when it came
+ *   issued/<requestId>.json                   the one certificate issued for that request
+ *   revocations.jsonl                         one line per revoked serial
+ *
+ * Policy (whatever the CSR asks): subject CN = display name or address, E = address; SAN
+ * rfc822Name = the request's address (a CSR naming another address is refused); EKU
+ * emailProtection only; key usage by kind (signing: digitalSignature; encryption:
+ * keyEncipherment for RSA, keyAgreement for EC), critical; basicConstraints CA:false; SKI/AKI;
+ * validity min(requested, 825) days; a random positive 16-byte serial.
+ */
+import { readFileSync } from 'node:fs';
+import { appendFile, mkdir } from 'node:fs/promises';
+import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import { nonRetryable } from '../../domain/errors';
+import type { CredentialKind } from '../../domain/enrollment';
+import type { Logger } from '../../logging';
+import { normalizeSerial, toPem } from '../crypto/certificate-info';
+import { smimeKeyUsage, smimeSubjectName } from '../crypto/csr';
+import { x509 } from '../crypto/x509';
+import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
+import { openAuthority, type Authority } from './embedded/authority';
+import { createExclusive, KeyedMutex, readAllJson, readJson } from './embedded/files';
+
+export interface EmbeddedCaOptions {
+  dir: string;
+  /** Answer `pending` until this long after submission (0: issue at once). */
+  pendingForMs?: number;
+  /** Refuse every request (exercises the failure path). */
+  reject?: boolean;
+  logger?: Logger;
+  /**
+   * The clock behind the pending timer, so tests can move time. Certificates are always dated
+   * by the real clock, so what the CA issues validates today.
+   */
+  now?: () => number;
+}
+
+export interface IssuedCertificateRecord {
+  serial: string;
+  idempotencyKey: string;
+  email: string;
+  kind: string;
+  issuedAt: string;
+}
+
+export interface RevocationRecord {
+  serial: string;
+  reason: RevocationReason;
+  revokedAt: string;
+}
+
+interface RequestRecord {
+  requestId: string;
+  idempotencyKey: string;
+  /** SHA-256 of the CSR's DER: a repeated key must come with the same CSR. */
+  csrSha256: string;
+  csrPem: string;
+  kind: CredentialKind;
+  email: string;
+  displayName?: string;
+  validityDays: number;
+  submittedAtMs: number;
+}
+
+interface IssuedRecord extends IssuedCertificateRecord {
+  requestId: string;
+  certificatePem: string;
+}
+
+/** The CA/B Forum S/MIME Baseline Requirements' maximum lifetime. */
+export const MAX_VALIDITY_DAYS = 825;
+const DAY_MS = 86_400_000;
+/** Backdating absorbs small clock differences between this host and the relying party. */
+const BACKDATE_MS = 60_000;
+const REQUEST_ID_PATTERN = /^emb-[0-9a-f]{32}$/;
+const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
+const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+
+export class EmbeddedCa implements CertificateAuthority {
+  readonly type = 'embedded';
+  readonly #dir: string;
+  readonly #authority: Authority;
+  readonly #pendingForMs: number;
+  readonly #reject: boolean;
+  readonly #logger?: Logger;
+  readonly #now: () => number;
+  readonly #mutex = new KeyedMutex();
+
+  private constructor(authority: Authority, options: EmbeddedCaOptions) {
+    this.#dir = options.dir;
+    this.#authority = authority;
+    this.#pendingForMs = Math.max(0, options.pendingForMs ?? 0);
+    this.#reject = options.reject ?? false;
+    this.#logger = options.logger;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /** Open the CA in `dir`, creating its root and intermediate on first use. */
+  static async open(options: EmbeddedCaOptions): Promise<EmbeddedCa> {
+    await mkdir(join(options.dir, 'requests'), { recursive: true });
+    await mkdir(join(options.dir, 'issued'), { recursive: true });
+    const authority = await openAuthority(options.dir);
+    return new EmbeddedCa(authority, options);
+  }
+
+  get rootCertificatePem(): string {
+    return this.#authority.rootPem;
+  }
+
+  get intermediateCertificatePem(): string {
+    return this.#authority.intermediatePem;
+  }
+
+  async submit(request: CertificateSigningRequest): Promise<CaAnswer> {
+    this.#refuseIfConfigured();
+    checkRequestFields(request);
+    const csr = parseCsr(request.csrPem);
+    const csrSha256 = createHash('sha256').update(Buffer.from(csr.rawData)).digest('hex');
+    const requestId = requestIdFor(request.idempotencyKey);
+
+    return this.#mutex.run(requestId, async () => {
+      let record = await readJson<RequestRecord>(this.#requestPath(requestId));
+      if (!record) {
+        await checkCsrAgainstPolicy(csr, request);
+        const fresh: RequestRecord = {
+          requestId,
+          idempotencyKey: request.idempotencyKey,
+          csrSha256,
+          csrPem: toPem(Buffer.from(csr.rawData), 'CERTIFICATE REQUEST'),
+          kind: request.kind,
+          email: request.email,
+          ...(request.displayName ? { displayName: request.displayName } : {}),
+          validityDays: request.validityDays,
+          submittedAtMs: this.#now(),
+        };
+        const created = await createExclusive(this.#requestPath(requestId), `${JSON.stringify(fresh, null, 2)}\n`);
+        // Lost a race with another process: its record is the first answer.
+        record = created ? fresh : await readJson<RequestRecord>(this.#requestPath(requestId));
+        if (!record) throw new Error(`embedded CA request ${requestId} vanished while being created`);
+      }
+      if (record.csrSha256 !== csrSha256) {
+        throw nonRetryable(
+          'CertificateRejected',
+          `idempotency key "${request.idempotencyKey}" was already used with a different CSR (request ${requestId}); a key names exactly one request`,
+        );
+      }
+      return this.#answer(record);
+    });
+  }
+
+  async poll(requestId: string): Promise<CaAnswer> {
+    this.#refuseIfConfigured();
+    if (!REQUEST_ID_PATTERN.test(requestId)) throw nonRetryable('CertificateRejected', `embedded CA has no request "${requestId}"`);
+    return this.#mutex.run(requestId, async () => {
+      const record = await readJson<RequestRecord>(this.#requestPath(requestId));
+      if (!record) throw nonRetryable('CertificateRejected', `embedded CA has no request "${requestId}"`);
+      return this.#answer(record);
+    });
+  }
+
+  async revoke(serial: string, reason: RevocationReason): Promise<void> {
+    const wanted = normalizeSerial(serial);
+    await this.#mutex.run('revocations', async () => {
+      const issued = this.issued();
+      if (!issued.some((record) => record.serial === wanted)) {
+        throw nonRetryable('CertificateRejected', `embedded CA did not issue a certificate with serial ${wanted}`);
+      }
+      if (this.revocations().some((r) => r.serial === wanted)) return; // revoking twice is harmless
+      const line: RevocationRecord = { serial: wanted, reason, revokedAt: new Date().toISOString() };
+      await appendFile(this.#revocationsPath(), `${JSON.stringify(line)}\n`, { encoding: 'utf8', mode: 0o644 });
+      this.#logger?.info({ serial: wanted, reason }, 'embedded CA revoked a certificate');
+    });
+  }
+
+  /** Every revocation, oldest first. */
+  revocations(): RevocationRecord[] {
+    let text: string;
+    try {
+      text = readFileSync(this.#revocationsPath(), 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+    return text
+      .split('\n')
+      .filter((line) => line.trim().length > 0)
+      .map((line) => JSON.parse(line) as RevocationRecord);
+  }
+
+  /** Every certificate issued, as recorded on disk (for tests and operators). */
+  issued(): IssuedCertificateRecord[] {
+    const records = readAllJson<IssuedRecord>(join(this.#dir, 'issued'));
+    return records
+      .map(({ serial, idempotencyKey, email, kind, issuedAt }) => ({ serial, idempotencyKey, email, kind, issuedAt }))
+      .sort((a, b) => a.issuedAt.localeCompare(b.issuedAt));
+  }
+
+  #refuseIfConfigured(): void {
+    if (this.#reject) throw nonRetryable('CertificateRejected', 'embedded CA configured to reject');
+  }
+
+  async #answer(record: RequestRecord): Promise<CaAnswer> {
+    const existing = await readJson<IssuedRecord>(this.#issuedPath(record.requestId));
+    if (existing) return this.#issuedAnswer(existing);
+    if (this.#now() - record.submittedAtMs < this.#pendingForMs) return { status: 'pending', requestId: record.requestId };
+    return this.#issuedAnswer(await this.#issue(record));
+  }
+
+  #issuedAnswer(record: IssuedRecord): CaAnswer {
+    return { status: 'issued', certificatePem: record.certificatePem, chainPem: [this.#authority.intermediatePem], requestId: record.requestId };
+  }
+
+  async #issue(request: RequestRecord): Promise<IssuedRecord> {
+    const csr = parseCsr(request.csrPem);
+    const keyType = publicKeyType(csr);
+    const { intermediate, intermediateKey } = this.#authority;
+    const notBefore = new Date(Date.now() - BACKDATE_MS);
+    const lifetimeMs = Math.min(request.validityDays, MAX_VALIDITY_DAYS) * DAY_MS;
+    // Never outlive the issuer: a chain with a leaf beyond its CA's notAfter does not validate.
+    const notAfter = new Date(Math.min(notBefore.getTime() + lifetimeMs, intermediate.notAfter.getTime()));
+    const issuerKeyId = intermediate.getExtension(x509.SubjectKeyIdentifierExtension)?.keyId;
+    if (!issuerKeyId) throw new Error('the embedded CA intermediate has no subject key identifier');
+
+    const certificate = await x509.X509CertificateGenerator.create({
+      serialNumber: randomSerial(),
+      subject: smimeSubjectName({ email: request.email, displayName: request.displayName }),
+      issuer: intermediate.subjectName,
+      notBefore,
+      notAfter,
+      publicKey: csr.publicKey,
+      signingKey: intermediateKey,
+      signingAlgorithm: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(smimeKeyUsage(request.kind, keyType), true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.emailProtection]),
+        new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.email }]),
+        await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
+        new x509.AuthorityKeyIdentifierExtension(issuerKeyId),
+      ],
+    });
+
+    const record: IssuedRecord = {
+      requestId: request.requestId,
+      serial: normalizeSerial(certificate.serialNumber),
+      idempotencyKey: request.idempotencyKey,
+      email: request.email,
+      kind: request.kind,
+      issuedAt: new Date().toISOString(),
+      certificatePem: toPem(Buffer.from(certificate.rawData)),
+    };
+    if (!(await createExclusive(this.#issuedPath(request.requestId), `${JSON.stringify(record, null, 2)}\n`))) {
+      // Another process issued for this request first; ours was never handed out.
+      const winner = await readJson<IssuedRecord>(this.#issuedPath(request.requestId));
+      if (!winner) throw new Error(`embedded CA issuance record for ${request.requestId} vanished`);
+      return winner;
+    }
+    this.#logger?.info({ requestId: request.requestId, serial: record.serial, kind: request.kind, notAfter: notAfter.toISOString() }, 'embedded CA issued a certificate');
+    return record;
+  }
+
+  #requestPath(requestId: string): string {
+    return join(this.#dir, 'requests', `${requestId}.json`);
+  }
+
+  #issuedPath(requestId: string): string {
+    return join(this.#dir, 'issued', `${requestId}.json`);
+  }
+
+  #revocationsPath(): string {
+    return join(this.#dir, 'revocations.jsonl');
+  }
+}
+
+/** Stable per idempotency key, and safe as a file name whatever the key contains. */
+function requestIdFor(idempotencyKey: string): string {
+  return `emb-${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex').slice(0, 32)}`;
+}
+
+/**
+ * 16 random bytes with the top bits set to 01: positive without a DER sign byte and without a
+ * leading zero byte, so every tool prints the same 32 hex digits. 126 random bits, well above the
+ * 64 the Baseline Requirements ask for.
+ */
+function randomSerial(): string {
+  const bytes = randomBytes(16);
+  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
+  return bytes.toString('hex');
+}
+
+function checkRequestFields(request: CertificateSigningRequest): void {
+  if (!request.idempotencyKey) throw nonRetryable('CertificateRejected', 'the request has no idempotency key');
+  if (request.kind !== 'signing' && request.kind !== 'encryption') throw nonRetryable('CertificateRejected', `unknown credential kind "${String(request.kind)}"`);
+  if (!EMAIL_PATTERN.test(request.email ?? '')) throw nonRetryable('CertificateRejected', 'the request has no valid email address');
+  if (!Number.isInteger(request.validityDays) || request.validityDays < 1) {
+    throw nonRetryable('CertificateRejected', `validityDays must be a positive whole number of days, got ${String(request.validityDays)}`);
+  }
+}
+
+function parseCsr(csrPem: string): x509.Pkcs10CertificateRequest {
+  try {
+    return new x509.Pkcs10CertificateRequest(csrPem);
+  } catch {
+    throw nonRetryable('CertificateRejected', 'the CSR is not a PEM PKCS#10 certificate request');
+  }
+}
+
+async function checkCsrAgainstPolicy(csr: x509.Pkcs10CertificateRequest, request: CertificateSigningRequest): Promise<void> {
+  let signatureValid = false;
+  try {
+    signatureValid = await csr.verify();
+  } catch {
+    signatureValid = false;
+  }
+  if (!signatureValid) throw nonRetryable('CertificateRejected', 'the CSR signature does not verify (proof of possession failed)');
+
+  const keyType = publicKeyType(csr);
+  const key = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' });
+  const details = key.asymmetricKeyDetails ?? {};
+  if (keyType === 'rsa' && (details.modulusLength ?? 0) < 2048) throw nonRetryable('CertificateRejected', 'RSA keys must be at least 2048 bits');
+  if (keyType === 'ec' && !['prime256v1', 'secp384r1'].includes(details.namedCurve ?? '')) {
+    throw nonRetryable('CertificateRejected', 'EC keys must be on P-256 or P-384');
+  }
+
+  const sanExtension = csr.getExtension(SUBJECT_ALT_NAME_OID);
+  const san = sanExtension ? new x509.SubjectAlternativeNameExtension(sanExtension.rawData) : undefined;
+  const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value) ?? [];
+  if (emails.length !== 1 || emails[0]!.toLowerCase() !== request.email.toLowerCase()) {
+    throw nonRetryable('CertificateRejected', "the CSR's SAN rfc822Name must be exactly the request's email address");
+  }
+}
+
+function publicKeyType(csr: x509.Pkcs10CertificateRequest): 'rsa' | 'ec' {
+  const type = createPublicKey({ key: Buffer.from(csr.publicKey.rawData), format: 'der', type: 'spki' }).asymmetricKeyType;
+  if (type === 'rsa' || type === 'ec') return type;
+  throw nonRetryable('CertificateRejected', `the CSR carries a ${type ?? 'unknown'} key; RSA or EC is required`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The HTTP face of the provider: UEM webhook, management API, OpenAPI, health, metrics.
+ *
+ *   createApp({ client, config, logger, registry?, extraRouters? }) → express app (not listening)
+ *
+ * The process entry (main.ts) builds the Temporal client and listens; tests build the app around
+ * a dev-server client. Extra routers (the payload codec endpoints) are mounted before the 404.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import type { Client } from '@temporalio/client';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config';
+import type { Logger } from '../logging';
+import type { ApiContext } from './context';
+import { healthRouter } from './health';
+import { managementRouter } from './management/router';
+import { createApiMetrics } from './metrics';
+import { openApiDocument, type OpenApiPaths } from './openapi';
+import { HttpProblem, sendProblem } from './problem';
+import { rememberRoute, requestLogging } from './request-log';
+import { webhookRouter } from './webhook/router';
+
+export interface ApiDeps {
+  client: Client;
+  config: Config;
+  logger: Logger;
+  /** Serve GET /metrics from this registry and register the API's own metrics on it. */
+  registry?: Registry;
+  /** Mounted at the root, after the API's own routes (e.g. the codec endpoints). */
+  extraRouters?: express.Router[];
+  /** OpenAPI path items for the extra routers, merged into /openapi.json. */
+  extraOpenApiPaths?: OpenApiPaths;
+  /** Deadline for one request's calls to Temporal (default 10 s); past it: 503 + Retry-After. */
+  temporalTimeoutMs?: number;
+}
+
+export const DEFAULT_TEMPORAL_TIMEOUT_MS = 10_000;
+
+export function createApp(deps: ApiDeps): express.Express {
+  const ctx: ApiContext = {
+    client: deps.client,
+    config: deps.config,
+    logger: deps.logger,
+    metrics: createApiMetrics(deps.registry),
+    temporalTimeoutMs: deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS,
+  };
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+
+  app.use(requestLogging(ctx.logger, ctx.metrics));
+  app.use(healthRouter(ctx));
+  app.use(webhookRouter(ctx));
+  app.use('/v1', managementRouter(ctx));
+
+  const document = openApiDocument(deps.extraOpenApiPaths);
+  app.get('/openapi.json', rememberRoute, (_req, res) => {
+    res.json(document);
+  });
+
+  const { registry } = deps;
+  if (registry) {
+    app.get('/metrics', rememberRoute, async (_req, res) => {
+      res.type(registry.contentType).send(await registry.metrics());
+    });
+  }
+
+  for (const router of deps.extraRouters ?? []) app.use(router);
+
+  app.use((req: Request, _res: Response, next: NextFunction) => {
+    next(new HttpProblem('notFound', `no route for ${req.method} ${req.path}`));
+  });
+  app.use(errorHandler(ctx.logger));
+  return app;
+}
+
+/** Every error becomes problem+json; body-parser's own errors keep their 4xx status. */
+function errorHandler(logger: Logger) {
+  return (err: unknown, req: Request, res: Response, next: NextFunction) => {
+    if (res.headersSent) return next(err);
+    sendProblem(res, toHttpProblem(err, (res.locals.log as Logger | undefined) ?? logger, req));
+  };
+}
+
+function toHttpProblem(err: unknown, log: Logger, req: Request): HttpProblem {
+  if (err instanceof HttpProblem) return err;
+  const status = (err as { status?: unknown; statusCode?: unknown })?.status ?? (err as { statusCode?: unknown })?.statusCode;
+  const type = (err as { type?: unknown })?.type;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    // body-parser: entity.too.large, entity.parse.failed, encoding.unsupported, charset.unsupported, request.aborted...
+    if (status === 413) return new HttpProblem('tooLarge', 'the request body is too large');
+    if (status === 415) return new HttpProblem('unsupportedMediaType', (err as Error).message);
+    return new HttpProblem('badRequest', type === 'entity.parse.failed' ? 'the body is not valid JSON' : (err as Error).message);
+  }
+  log.error({ err, method: req.method, path: req.path }, 'unexpected error');
+  return new HttpProblem('internal', 'an unexpected error occurred; it has been logged');
+}

@@ -1,0 +1,72 @@
+/**
+ * The API process: `npm run api`. Loads the configuration, builds a lazily connecting Temporal
+ * client, serves the app on API_HOST:API_PORT and shuts down gracefully on SIGINT/SIGTERM
+ * (stop accepting, let in-flight requests finish, then close the Temporal connection).
+ */
+import type { Server } from 'node:http';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import { ConfigError, loadConfig, type Config } from '../config';
+import { createLogger, type Logger } from '../logging';
+import { createApp } from './app';
+import { createTemporalClient } from './temporal-client';
+
+/** In-flight requests get this long to finish after a shutdown signal. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+export async function runApi(config: Config, logger: Logger): Promise<{ server: Server; stop(): Promise<void> }> {
+  const { client, connection } = createTemporalClient(config, logger);
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
+  const app = createApp({ client, config, logger, registry });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(config.apiPort, config.apiHost, (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  logger.info(
+    { url: `http://${config.apiHost}:${config.apiPort}`, temporal: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue },
+    'API listening',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      logger.info('API shutting down');
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      await closed;
+      clearTimeout(timer);
+      await connection.close();
+      logger.info('API stopped');
+    })());
+  return { server, stop };
+}
+
+if (require.main === module) {
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+    process.exit(2);
+  }
+  const logger = createLogger({ level: config.logLevel, name: 'api' });
+  runApi(config, logger).then(
+    ({ stop }) => {
+      for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+        process.once(signal, () => {
+          stop().then(
+            () => process.exit(0),
+            (err) => {
+              logger.error({ err }, 'shutdown failed');
+              process.exit(1);
+            },
+          );
+        });
+      }
+    },
+    (err) => {
+      logger.fatal({ err }, 'API failed to start');
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,36 @@
+/**
+ * `npm run replay:record`: refresh the replay corpus in test/replay/histories/ by running each
+ * scenario with the *current* workflow code under the time-skipping server. Do this only for a
+ * deliberate, replay-safe change of history shape (and keep the old files when old runs may still
+ * be open in production: add new files instead of replacing).
+ */
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { temporal } from '@temporalio/proto';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { withProvisioning } from '../helpers/workflow-harness';
+import { SCENARIOS, scenarioEvent } from './scenarios';
+
+async function main(): Promise<void> {
+  const env = await createTimeSkippingEnv();
+  try {
+    for (const scenario of SCENARIOS) {
+      const event = scenarioEvent(await env.currentTimeMs());
+      const history = await withProvisioning(env, scenario.activities(), event, async (run) => {
+        await scenario.drive(env, run);
+        return run.handle.fetchHistory();
+      });
+      const file = join(__dirname, 'histories', `${scenario.name}.json`);
+      writeFileSync(file, `${historyToJSON(temporal.api.history.v1.History.fromObject(history))}\n`);
+      process.stdout.write(`recorded ${scenario.name}: ${history.events?.length ?? 0} events → ${file}\n`);
+    }
+  } finally {
+    await env.teardown();
+  }
+}
+
+main().catch((err) => {
+  process.stderr.write(`${(err as Error).stack}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+/**
+ * The lifecycle paths the replay corpus covers, each recorded under the time-skipping server with
+ * activities replaced at the activity boundary (no secrets, stable contents).
+ */
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { retryable } from '../../src/domain/errors';
+import { DAY_MS } from '../../src/domain/schedule';
+import { statusQuery } from '../../src/workflows/definitions';
+import { enrollmentEvent } from '../helpers/events';
+import { fakeActivities, fakeCertificate, serverNow, type FakeActivities } from '../helpers/fake-activities';
+import type { Run } from '../helpers/workflow-harness';
+
+export interface Scenario {
+  name: string;
+  activities: () => FakeActivities;
+  /** Drive the run to its end. */
+  drive: (env: TestWorkflowEnvironment, run: Run) => Promise<void>;
+}
+
+const settle = async (run: Run) => {
+  await run.handle.result().catch(() => undefined);
+};
+
+export const SCENARIOS: Scenario[] = [
+  {
+    name: 'delivered',
+    activities: () => fakeActivities(),
+    drive: async (_env, run) => settle(run),
+  },
+  {
+    name: 'failed-after-75-attempts',
+    activities: () =>
+      fakeActivities({
+        async uploadCredential() {
+          throw retryable('GatewayUnavailable', 'HTTP 503 from gateway');
+        },
+      }),
+    drive: async (_env, run) => settle(run),
+  },
+  {
+    name: 'ca-pending-then-issued',
+    activities: () => {
+      let readyAt = Infinity;
+      return fakeActivities({
+        async requestCertificate({ kind }) {
+          readyAt = serverNow() + 1 * DAY_MS;
+          return { status: 'pending', requestId: `order-${kind}` };
+        },
+        async checkIssuance({ kind, requestId }) {
+          return serverNow() < readyAt ? { status: 'pending', requestId } : { status: 'issued', certificate: fakeCertificate(kind, 5), requestId };
+        },
+      });
+    },
+    drive: async (_env, run) => settle(run),
+  },
+  {
+    name: 'cancelled-while-waiting',
+    activities: () =>
+      fakeActivities({
+        async uploadCredential() {
+          throw retryable('GatewayUnavailable', 'connect ECONNREFUSED');
+        },
+      }),
+    drive: async (env, run) => {
+      for (let i = 0; i < 100; i++) {
+        const status = await run.handle.query(statusQuery);
+        if (status.stage === 'WaitingToRetry') break;
+        await env.sleep(5_000);
+      }
+      await run.handle.cancel();
+      await settle(run);
+    },
+  },
+];
+
+export function scenarioEvent(eventTime: number) {
+  // Fixed identities keep the corpus diff-friendly when it is refreshed.
+  return enrollmentEvent({
+    enrollmentUserUuid: 'b7e8f9a0-1c2d-4e3f-8a9b-0c1d2e3f4a5b',
+    deviceUuid: '3f6c2d1e-8a4b-4c7d-9e0f-1a2b3c4d5e6f',
+    email: 'mira.kovac@example.test',
+    eventTime: new Date(eventTime).toISOString(),
+  });
+}

@@ -1,0 +1,10 @@
+// A change that is NOT replay-safe: a new timer before the first step. Old histories start with
+// a search-attribute upsert, so replaying them with this code must fail the corpus.
+import { sleep } from '@temporalio/workflow';
+import type { ProvisionInput } from '../../../src/workflows/definitions';
+import { provisionSmime as current } from '../../../src/workflows/provision-smime';
+
+export async function provisionSmime(input: ProvisionInput) {
+  await sleep('1 second');
+  return current(input);
+}
