@@ -17,6 +17,7 @@ import { generateKeyPair, type KeyOptions } from './crypto/keys';
 import { encryptForRecipient, randomPassword } from './crypto/password';
 import { buildPkcs12 } from './crypto/pkcs12';
 import type { Sealer } from './crypto/sealing';
+import { measured } from './metrics';
 import type { Notifier } from './notify/notifier';
 import type { UserDirectory } from './uem/user-directory';
 import type { IssuanceOutcome, Pkcs12Profile } from '../domain/credentials';
@@ -64,7 +65,8 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
       if (!deps.directory) {
         throw nonRetryable('UserHasNoEmail', `the event has no usable email for user ${event.enrollmentUserUuid} and no UEM directory is configured (UEM_API_URL)`);
       }
-      const found = await deps.directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId });
+      const directory = deps.directory;
+      const found = await measured('directory', { directory: directory.type }, () => directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId }));
       if (!found.email || !emailSchema.safeParse(found.email).success) {
         throw nonRetryable('UserHasNoEmail', `UEM has no usable email address for user ${event.enrollmentUserUuid}${found.userName ? ` (${found.userName})` : ''}`);
       }
@@ -85,19 +87,26 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
     },
 
     async requestCertificate(input) {
-      const answer = await deps.ca.submit({
-        idempotencyKey: input.idempotencyKey,
-        kind: input.kind,
-        csrPem: input.csrPem,
-        email: input.user.email,
-        displayName: input.user.displayName,
-        validityDays: deps.validityDays,
-      });
+      const answer = await measured(
+        'ca',
+        { ca: deps.ca.type, operation: 'submit' },
+        () =>
+          deps.ca.submit({
+            idempotencyKey: input.idempotencyKey,
+            kind: input.kind,
+            csrPem: input.csrPem,
+            email: input.user.email,
+            displayName: input.user.displayName,
+            validityDays: deps.validityDays,
+          }),
+        (a) => a.status,
+      );
       return outcomeOf(answer, input.publicKeySha256, input.kind);
     },
 
     async checkIssuance({ kind, requestId, publicKeySha256 }) {
-      return outcomeOf(await deps.ca.poll(requestId), publicKeySha256, kind);
+      const answer = await measured('ca', { ca: deps.ca.type, operation: 'poll' }, () => deps.ca.poll(requestId), (a) => a.status);
+      return outcomeOf(answer, publicKeySha256, kind);
     },
 
     async encryptCredential({ kind, sealedPrivateKey, certificate, platform, friendlyName }) {
@@ -121,7 +130,7 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
 
     async uploadCredential({ kind, event, email, credential, thumbprint }) {
       const bundle = bundleSchema.parse(JSON.parse(deps.sealer.openText(credential.sealedBundle, SEALED_BUNDLE)));
-      const receipt = await deps.gateway.upload({
+      const receipt = await measured('gateway', { gateway: deps.gateway.type, operation: 'upload' }, () => deps.gateway.upload({
         enrollmentUserUuid: event.enrollmentUserUuid,
         deviceUuid: event.deviceUuid,
         enrollmentUserId: event.enrollmentUserId,
@@ -131,14 +140,14 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
         passwordForRecipient: credential.passwordForRecipient,
         thumbprint,
         email,
-      });
+      }), (r) => (r.alreadyPresent ? 'already-present' : 'stored'));
       log.info('credential uploaded', { kind, thumbprint, alreadyPresent: receipt.alreadyPresent, gateway: deps.gateway.type });
       return { deliveredAt: new Date().toISOString(), alreadyPresent: receipt.alreadyPresent, receiptId: receipt.receiptId };
     },
 
     async notifyFailure(notice) {
       const withLink = { ...notice, workflowUrl: notice.workflowUrl || deps.workflowUrl(notice.workflowId, notice.runId) };
-      await deps.notifier.notifyFailure(withLink);
+      await measured('notifier', { notifier: deps.notifier.type }, () => deps.notifier.notifyFailure(withLink));
     },
 
     async cleanUpEnrollment({ event, credentials }) {

@@ -27,6 +27,7 @@ import type { CredentialKind, EnrollmentEvent } from '../domain/enrollment';
 import { DELIVERY_FAILED, NON_RETRYABLE_ERROR_TYPES, isNonRetryableType } from '../domain/errors';
 import { defaultPolicy, type ProvisioningPolicy } from '../domain/policy';
 import { deliveryWindow, formatDuration } from '../domain/schedule';
+import { recordCompletion } from './metrics';
 import type { Stage } from '../domain/stages';
 import {
   certificateIssuedSignal,
@@ -238,6 +239,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       credentials: credentialStatuses(),
     };
     log.info('delivered', { attempts: attempt, kinds: policy.credentialKinds });
+    recordCompletion('Delivered', attempt, event.eventTime);
     return report;
   }
 
@@ -262,6 +264,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     const why = { AttemptsExhausted: 'all attempts used', WindowClosed: 'the 12.5-day window closed', NonRetryableError: 'an error that retrying cannot fix' }[reason];
     const last = lastError ? `; last error: ${lastError.type ?? 'Error'}: ${lastError.message}` : '';
     log.warn('delivery failed', { reason, attempts: attempt, lastErrorType: lastError?.type });
+    recordCompletion('Failed', attempt, event.eventTime);
     throw ApplicationFailure.create({
       type: DELIVERY_FAILED,
       nonRetryable: true,
@@ -273,6 +276,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   async function cancelled(): Promise<void> {
     await CancellationScope.nonCancellable(async () => {
       enterStage('Cancelled');
+      recordCompletion('Cancelled', attempt, event.eventTime);
       const report = await durableActivities.cleanUpEnrollment.executeWithOptions(
         { summary: 'Clean up after cancellation' },
         [{ event, reason: 'cancelled', credentials: credentials.map((c) => ({ kind: c.kind, serial: c.certificate?.serial, delivered: !!c.receipt })) }],

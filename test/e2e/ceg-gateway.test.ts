@@ -4,8 +4,9 @@
  * the broken ones OpenSSL will not write), checked by the simulator with the OpenSSL CLI.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,7 +53,7 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
   before(async function () {
     dataDir = await mkdtemp(join(tmpdir(), 'ceg-gateway-test-'));
     workDir = join(dataDir, 'work');
-    await import('node:fs/promises').then((fs) => fs.mkdir(workDir));
+    await mkdir(workDir);
     pki = await ensureDevPki(dataDir);
     sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki });
     gateway = clientFor();
@@ -232,11 +233,28 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
       assert.match(err.message, /client certificate/);
     });
 
-    it('reports a client certificate from another CA refused during the TLS handshake', async () => {
+    it('reports a client certificate refused with a TLS alert (OpenSSL s_server as the gateway)', async () => {
       const foreign = await ensureDevPki(join(dataDir, 'foreign'));
-      const client = clientFor({ clientCertPem: foreign.clientCertPem, clientKeyPem: foreign.clientKeyPem });
-      const err = await rejection(client.upload(uploadOf(alice)));
-      assert.match(err.message, /TLS handshake/);
+      const server = await opensslTlsServer(pki);
+      try {
+        const client = clientFor({ url: server.url, clientCertPem: foreign.clientCertPem, clientKeyPem: foreign.clientKeyPem });
+        const err = await rejection(client.upload(uploadOf(alice)));
+        assert.match(err.message, /refused our client certificate during the TLS handshake \(ERR_SSL_TLSV1_ALERT_UNKNOWN_CA\)/);
+      } finally {
+        server.stop();
+      }
+    });
+  });
+
+  describe('a client certificate from another CA, at the simulator', () => {
+    // Node's TLS server closes such a connection without a TLS alert, which a client cannot tell
+    // from a network failure: it stays retryable (and the failure notice names the reset).
+    it('is not accepted: the connection is closed and nothing is recorded', async () => {
+      const foreign = await ensureDevPki(join(dataDir, 'foreign'));
+      const upload = uploadOf(alice);
+      const err = await expectFailure(clientFor({ clientCertPem: foreign.clientCertPem, clientKeyPem: foreign.clientKeyPem }).upload(upload), 'GatewayUnavailable');
+      assert.match(err.message, /ECONNRESET/);
+      assert.equal((await uploads()).filter((u) => u.deviceUuid === upload.deviceUuid).length, 0);
     });
   });
 
@@ -361,6 +379,29 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number): Promis
     if (Date.now() > until) assert.fail(`condition not met within ${timeoutMs} ms`);
     await sleep(50);
   }
+}
+
+/**
+ * `openssl s_server` requiring a client certificate from the dev CA and refusing others with a
+ * TLS alert, as OpenSSL-, Java- and IIS-based gateways do. One connection, then it exits.
+ */
+async function opensslTlsServer(pki: DevPki): Promise<{ url: string; stop(): void }> {
+  const child = spawn('openssl', [
+    's_server', '-accept', '127.0.0.1:0', '-naccept', '1', '-www',
+    '-cert', pki.serverCertPath, '-key', pki.serverKeyPath,
+    '-CAfile', pki.caCertPath, '-Verify', '1', '-verify_return_error',
+  ]);
+  const port = await new Promise<number>((resolve, reject) => {
+    let seen = '';
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`openssl s_server exited with ${code}: ${seen}`)));
+    child.stdout.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      const match = /ACCEPT [^\n]*:(\d+)/.exec(seen);
+      if (match) resolve(Number(match[1]));
+    });
+  });
+  return { url: `https://127.0.0.1:${port}`, stop: () => void child.kill() };
 }
 
 /** A loopback port nothing listens on (bound, then released). */

@@ -14,6 +14,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { CaAnswer, CertificateSigningRequest } from '../../src/activities/ca/certificate-authority';
 import { StepCa, type StepCaOptions } from '../../src/activities/ca/step-ca';
+import { certificatePublicKeySha256 } from '../../src/activities/crypto/certificate-info';
+import { buildSmimeCsr } from '../../src/activities/crypto/csr';
+import { generateKeyPair as generateCredentialKey } from '../../src/activities/crypto/keys';
 import { createLogger } from '../../src/logging';
 import { opensslSmimeCsr, startLossyProxy, startStepCa, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
 
@@ -122,6 +125,17 @@ describe('step-ca adapter against a real step-ca', function () {
     const req = await request({ kind: 'encryption', keyType: 'ec' });
     const text = await certificateText(issued(await (await adapter()).submit(req)).certificatePem);
     assert.match(text, /X509v3 Key Usage: critical\n\s+Key Agreement\n/);
+  });
+
+  it("accepts the provider's own CSR (CN = display name, E = address, RSA 2048) for the CSR's key", async () => {
+    const key = await generateCredentialKey({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' });
+    const csrPem = await buildSmimeCsr(key, { email: 'erin@example.com', displayName: 'Erin Example' }, 'encryption');
+    const answer = issued(await (await adapter()).submit(await request({ kind: 'encryption', email: 'erin@example.com', displayName: 'Erin Example', csrPem })));
+    assert.equal(certificatePublicKeySha256(answer.certificatePem), key.publicKeySha256);
+    const text = await certificateText(answer.certificatePem);
+    assert.match(text, /Subject: CN=erin@example\.com\n/);
+    assert.match(text, /X509v3 Key Usage: critical\n\s+Key Encipherment\n/);
+    assert.match(await opensslVerify(answer, 'smimeencrypt'), /: OK/);
   });
 
   it('answers a repeated idempotency key from the ledger: same serial, one certificate, no second call to step-ca', async () => {

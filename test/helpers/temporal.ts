@@ -12,6 +12,7 @@ import { searchAttributes } from '../../src/workflows/definitions';
 import { ensureTemporalCli } from '../../src/tools/temporal-cli';
 import { ensureTestServer } from '../../src/tools/test-server';
 import { projectPath } from '../../src/tools/paths';
+import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -28,12 +29,22 @@ export function installTestRuntime(): void {
   });
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({
-    workflowsPath: projectPath('src', 'workflows', 'index.ts'),
-    logger: new DefaultLogger('WARN'),
-  });
+const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
+/**
+ * The workflow bundle, built once per run. With `providerFailureConverter` it includes the
+ * provider's failure converter (encoded failure messages), as the real worker's does.
+ */
+export function workflowBundle(options: { providerFailureConverter?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
+  const withConverter = options.providerFailureConverter ?? false;
+  let bundle = bundles.get(withConverter);
+  if (!bundle) {
+    bundle = bundleWorkflowCode({
+      workflowsPath: projectPath('src', 'workflows', 'index.ts'),
+      failureConverterPath: withConverter ? FAILURE_CONVERTER_PATH : undefined,
+      logger: new DefaultLogger('WARN'),
+    });
+    bundles.set(withConverter, bundle);
+  }
   return bundle;
 }
 

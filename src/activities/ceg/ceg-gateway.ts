@@ -17,9 +17,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
-import { Agent, request } from 'undici';
 import type { Settings } from '../../config/settings';
 import { nonRetryable, retryable, RETRYABLE_ERRORS } from '../../domain/errors';
 import type { Logger } from '../../logging';
@@ -103,12 +103,18 @@ export class CegGateway implements EscrowGateway {
     } catch (err) {
       throw nonRetryable('ConfigurationError', `CEG client TLS settings are unusable: ${safeReason(err)}`);
     }
+    // node:https rather than undici: when a server refuses our certificate with a TLS alert after
+    // a TLS 1.3 handshake, node:https reports the alert (ERR_SSL_..._ALERT_...), undici only
+    // "other side closed", and the alert is what tells a refusal from an outage.
     this.agent = new Agent({
-      connect: { ...tls, rejectUnauthorized: true, timeout: options.timeoutMs },
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 120_000,
-      headersTimeout: options.timeoutMs,
-      bodyTimeout: options.timeoutMs,
+      ...tls,
+      rejectUnauthorized: true,
+      minVersion: 'TLSv1.2',
+      keepAlive: true,
+      // Idle kept-alive sockets are dropped after this (servers' own keep-alive hints are honoured too).
+      timeout: 15_000,
+      maxSockets: 16,
+      maxFreeSockets: 4,
     });
   }
 
@@ -168,35 +174,55 @@ export class CegGateway implements EscrowGateway {
 
   /** Close the kept-alive connections (process shutdown, tests). */
   async close(): Promise<void> {
-    await this.agent.close();
+    this.agent.destroy();
   }
 
   private async call(method: 'PUT' | 'DELETE', path: string, body: string | undefined, what: string): Promise<HttpAnswer> {
     const requestId = randomUUID();
     const url = new URL(this.base.pathname.replace(/\/$/, '') + path, this.base.origin);
     try {
-      const response = await request(url, {
-        method,
-        dispatcher: this.agent,
-        headers: {
-          accept: `${JSON_MEDIA_TYPE}, ${PROBLEM_MEDIA_TYPE}`,
-          [REQUEST_ID_HEADER]: requestId,
-          ...(body !== undefined ? { 'content-type': JSON_MEDIA_TYPE } : {}),
-        },
-        body,
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-      const text = await response.body.text();
-      return {
-        status: response.statusCode,
-        contentType: String(response.headers['content-type'] ?? ''),
-        retryAfter: response.headers['retry-after'],
-        text: text.slice(0, MAX_ERROR_BODY_CHARS),
-        requestId,
-      };
+      return await this.send(method, url, body, requestId);
     } catch (err) {
       throw this.transportFailure(err, what, requestId);
     }
+  }
+
+  private send(method: string, url: URL, body: string | undefined, requestId: string): Promise<HttpAnswer> {
+    return new Promise((resolve, reject) => {
+      const req = request(
+        url,
+        {
+          method,
+          agent: this.agent,
+          headers: {
+            accept: `${JSON_MEDIA_TYPE}, ${PROBLEM_MEDIA_TYPE}`,
+            [REQUEST_ID_HEADER]: requestId,
+            ...(body !== undefined ? { 'content-type': JSON_MEDIA_TYPE, 'content-length': Buffer.byteLength(body) } : {}),
+          },
+          signal: AbortSignal.timeout(this.timeoutMs),
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (size < MAX_ERROR_BODY_CHARS) chunks.push(chunk);
+            size += chunk.length;
+          });
+          res.on('error', reject);
+          res.on('end', () =>
+            resolve({
+              status: res.statusCode ?? 0,
+              contentType: String(res.headers['content-type'] ?? ''),
+              retryAfter: res.headers['retry-after'],
+              text: Buffer.concat(chunks).toString('utf8').slice(0, MAX_ERROR_BODY_CHARS),
+              requestId,
+            }),
+          );
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   }
 
   /** A typed failure for an HTTP answer that is not a success. */
@@ -322,7 +348,7 @@ function tryJson(text: string): unknown {
   }
 }
 
-/** Error codes along the cause chain (undici wraps socket and TLS errors). */
+/** Error codes along the cause chain (an abort wraps the timeout that caused it). */
 function errorCodes(err: unknown): string[] {
   const codes: string[] = [];
   for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {

@@ -1,0 +1,287 @@
+/**
+ * `npm run simulate -- --devices N [--format json|xml] [--rate R] [--blank-email] [--wait] [--url URL]`
+ *
+ * Plays UEM: posts N "MDM Enrollment Complete" events (fresh user and device UUIDs, EventTime
+ * now) to the webhook with the first UEM_WEBHOOK_USERS pair, shows progress, and prints a summary
+ * (sent, accepted, rejected by status). With --wait it then follows every accepted workflow —
+ * through the management API (first token in API_TOKENS) or, without a token, Temporal itself —
+ * until each is Delivered or Failed, and prints the counts and the time it took.
+ * Exit code 1 if anything was rejected, failed or still open at --timeout.
+ */
+import { randomInt, randomUUID } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { parseApiTokens, parseWebhookUsers, type BasicCredential } from '../api/auth';
+import { createTemporalClient } from '../api/temporal-client';
+import { ConfigError, loadConfig, type Config } from '../config';
+import type { EnrollmentEvent } from '../domain/enrollment';
+import { parseDuration } from '../domain/schedule';
+import { enrollmentPayload, type EventFormat } from '../peers/uem-sim/events';
+import { SIM_EMAIL_DOMAIN } from '../peers/uem-sim/users';
+import { Progress } from '../tools/progress';
+
+export interface SimulateOptions {
+  /** The webhook, e.g. http://127.0.0.1:3000/webhooks/uem. */
+  url: string;
+  devices: number;
+  format: EventFormat;
+  /** Events per second; unset: as fast as `concurrency` allows. */
+  rate?: number;
+  blankEmail: boolean;
+  credential: BasicCredential;
+  /** Requests in flight at once. */
+  concurrency: number;
+}
+
+export type Rejection = number | 'network';
+
+export interface SendSummary {
+  sent: number;
+  accepted: number;
+  rejected: Map<Rejection, number>;
+  /** Workflow ids of the accepted enrollments. */
+  workflowIds: string[];
+  elapsedMs: number;
+}
+
+export type FinalState = 'Delivered' | 'Failed' | 'open';
+
+/** Where --wait learns how a workflow ended. */
+export type StateSource = (workflowId: string) => Promise<FinalState>;
+
+export interface WaitSummary {
+  delivered: number;
+  failed: number;
+  open: number;
+  elapsedMs: number;
+}
+
+export interface Reporter {
+  update(detail: string): void;
+  done(message: string): void;
+}
+
+/** One fresh enrollment, shaped like a real device's. The email is the one the UEM simulator would answer. */
+export function simulatedEnrollment(n: number): EnrollmentEvent {
+  const enrollmentUserUuid = randomUUID();
+  const short = enrollmentUserUuid.slice(0, 8);
+  const apple = n % 2 === 0;
+  return {
+    enrollmentUserUuid,
+    deviceUuid: randomUUID(),
+    enrollmentUserId: String(randomInt(1000, 10_000_000)),
+    deviceId: String(randomInt(1000, 10_000_000)),
+    email: `user-${short}@${SIM_EMAIL_DOMAIN}`,
+    userName: `user-${short}`,
+    deviceName: `Sim ${apple ? 'iPhone' : 'Pixel'} ${n + 1}`,
+    platform: apple ? 'Apple' : 'Android',
+    os: apple ? '17.5' : '14.0.0',
+    eventTime: new Date().toISOString(),
+    eventId: '148',
+    organizationGroup: 'Simulation',
+  };
+}
+
+export async function sendEnrollments(options: SimulateOptions, reporter: Reporter): Promise<SendSummary> {
+  const started = Date.now();
+  const summary: SendSummary = { sent: 0, accepted: 0, rejected: new Map(), workflowIds: [], elapsedMs: 0 };
+  const authorization = `Basic ${Buffer.from(`${options.credential.username}:${options.credential.password}`, 'utf8').toString('base64')}`;
+  let next = 0;
+
+  const sendOne = async (n: number) => {
+    if (options.rate) {
+      const due = started + (n * 1000) / options.rate;
+      if (due > Date.now()) await sleep(due - Date.now());
+    }
+    const payload = enrollmentPayload(simulatedEnrollment(n), options.format, { blankEmail: options.blankEmail });
+    summary.sent += 1;
+    try {
+      const response = await fetch(options.url, {
+        method: 'POST',
+        headers: { 'Content-Type': payload.contentType, Authorization: authorization },
+        body: payload.body,
+        signal: AbortSignal.timeout(60_000),
+      });
+      const text = await response.text();
+      if (response.status === 200 || response.status === 202) {
+        summary.accepted += 1;
+        const workflowId = (JSON.parse(text) as { workflowId?: string }).workflowId;
+        if (workflowId) summary.workflowIds.push(workflowId);
+      } else {
+        summary.rejected.set(response.status, (summary.rejected.get(response.status) ?? 0) + 1);
+      }
+    } catch {
+      summary.rejected.set('network', (summary.rejected.get('network') ?? 0) + 1);
+    }
+    reporter.update(`sent ${summary.sent}/${options.devices}, accepted ${summary.accepted}, rejected ${totalRejected(summary)}`);
+  };
+
+  const lanes = Array.from({ length: Math.min(options.concurrency, options.devices) }, async () => {
+    while (next < options.devices) await sendOne(next++);
+  });
+  await Promise.all(lanes);
+  summary.elapsedMs = Date.now() - started;
+  reporter.done(`sent ${summary.sent}, accepted ${summary.accepted}, rejected ${totalRejected(summary)}`);
+  return summary;
+}
+
+export async function waitForOutcomes(
+  workflowIds: readonly string[],
+  state: StateSource,
+  reporter: Reporter,
+  options: { timeoutMs: number; pollIntervalMs: number; concurrency: number },
+): Promise<WaitSummary> {
+  const started = Date.now();
+  const open = new Set(workflowIds);
+  const result = { delivered: 0, failed: 0 };
+  while (open.size > 0 && Date.now() - started < options.timeoutMs) {
+    const batch = [...open];
+    let index = 0;
+    const lanes = Array.from({ length: Math.min(options.concurrency, batch.length) }, async () => {
+      while (index < batch.length) {
+        const workflowId = batch[index++]!;
+        const final = await state(workflowId).catch((): FinalState => 'open');
+        if (final === 'open') continue;
+        open.delete(workflowId);
+        if (final === 'Delivered') result.delivered += 1;
+        else result.failed += 1;
+      }
+    });
+    await Promise.all(lanes);
+    reporter.update(`delivered ${result.delivered}, failed ${result.failed}, waiting for ${open.size}`);
+    if (open.size > 0) await sleep(options.pollIntervalMs);
+  }
+  const summary = { ...result, open: open.size, elapsedMs: Date.now() - started };
+  reporter.done(`delivered ${summary.delivered}, failed ${summary.failed}${summary.open ? `, still open ${summary.open}` : ''}`);
+  return summary;
+}
+
+/** Follow workflows through the management API. */
+export function apiStateSource(apiBaseUrl: string, token: string): StateSource {
+  return async (workflowId) => {
+    const response = await fetch(`${apiBaseUrl}/v1/enrollments/${encodeURIComponent(workflowId)}`, {
+      headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' },
+      signal: AbortSignal.timeout(15_000),
+    });
+    if (!response.ok) {
+      await response.body?.cancel();
+      return 'open';
+    }
+    const view = (await response.json()) as { executionStatus?: string; stage?: string };
+    return finalState(view.executionStatus, view.stage);
+  };
+}
+
+export function finalState(executionStatus: string | undefined, stage: string | undefined): FinalState {
+  if (executionStatus === 'RUNNING' || executionStatus === 'PAUSED' || executionStatus === undefined) return 'open';
+  return executionStatus === 'COMPLETED' && (stage === undefined || stage === 'Delivered') ? 'Delivered' : 'Failed';
+}
+
+export function totalRejected(summary: Pick<SendSummary, 'rejected'>): number {
+  return [...summary.rejected.values()].reduce((a, b) => a + b, 0);
+}
+
+export function formatSummary(send: SendSummary, wait?: WaitSummary): string {
+  const rejected = [...send.rejected.entries()].map(([status, count]) => `${status}: ${count}`).join(', ');
+  const lines = [
+    `sent:      ${send.sent}`,
+    `accepted:  ${send.accepted}`,
+    `rejected:  ${totalRejected(send)}${rejected ? ` (${rejected})` : ''}`,
+    `send time: ${(send.elapsedMs / 1000).toFixed(1)} s`,
+  ];
+  if (wait) {
+    lines.push(`delivered: ${wait.delivered}`, `failed:    ${wait.failed}`);
+    if (wait.open > 0) lines.push(`open:      ${wait.open} (gave up waiting)`);
+    lines.push(`wait time: ${(wait.elapsedMs / 1000).toFixed(1)} s`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// --- the command ------------------------------------------------------------------------------
+
+const USAGE = `usage: npm run simulate -- --devices N [--format json|xml] [--rate R] [--blank-email] [--wait] [--timeout 10m] [--url URL] [--api-url URL]`;
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      devices: { type: 'string', default: '1' },
+      format: { type: 'string', default: 'json' },
+      rate: { type: 'string' },
+      'blank-email': { type: 'boolean', default: false },
+      wait: { type: 'boolean', default: false },
+      timeout: { type: 'string', default: '10m' },
+      url: { type: 'string' },
+      'api-url': { type: 'string' },
+      concurrency: { type: 'string', default: '8' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    return 0;
+  }
+  const devices = Number(values.devices);
+  const rate = values.rate === undefined ? undefined : Number(values.rate);
+  const concurrency = Number(values.concurrency);
+  if (!Number.isInteger(devices) || devices < 1) throw new UsageError('--devices must be a whole number of at least 1');
+  if (values.format !== 'json' && values.format !== 'xml') throw new UsageError('--format must be json or xml');
+  if (rate !== undefined && !(rate > 0)) throw new UsageError('--rate must be a number of events per second above 0');
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+  const timeoutMs = parseDuration(values.timeout);
+
+  const config = loadConfig();
+  const credential = parseWebhookUsers(config.webhookUsers)[0];
+  if (!credential) throw new ConfigError(['UEM_WEBHOOK_USERS: the simulator posts with its first user:password pair; none is set']);
+  const apiBase = values['api-url'] ?? (values.url ? new URL(values.url).origin : localApiBase(config));
+  const url = values.url ?? `${apiBase}/webhooks/uem`;
+
+  process.stderr.write(`posting ${devices} enrollment event(s) as ${values.format.toUpperCase()} to ${url}${rate ? ` at ${rate}/s` : ''}\n`);
+  const send = await sendEnrollments(
+    { url, devices, format: values.format, rate, blankEmail: values['blank-email'], credential, concurrency },
+    new Progress('simulate'),
+  );
+
+  let wait: WaitSummary | undefined;
+  if (values.wait && send.workflowIds.length > 0) {
+    const token = parseApiTokens(config.apiTokens)[0]?.token;
+    const temporal = token ? undefined : createTemporalClient(config);
+    const source: StateSource = token
+      ? apiStateSource(apiBase, token)
+      : async (workflowId) => {
+          const description = await temporal!.client.workflow.getHandle(workflowId).describe();
+          return finalState(description.status.name, undefined);
+        };
+    process.stderr.write(`waiting for ${send.workflowIds.length} workflow(s) via ${token ? `the management API at ${apiBase}` : `Temporal at ${config.temporalAddress}`}\n`);
+    try {
+      wait = await waitForOutcomes(send.workflowIds, source, new Progress('wait'), { timeoutMs, pollIntervalMs: 1000, concurrency });
+    } finally {
+      await temporal?.connection.close();
+    }
+  }
+
+  process.stdout.write(formatSummary(send, wait));
+  const ok = totalRejected(send) === 0 && (!wait || (wait.failed === 0 && wait.open === 0));
+  return ok ? 0 : 1;
+}
+
+function localApiBase(config: Config): string {
+  const host = config.apiHost === '0.0.0.0' || config.apiHost === '::' ? '127.0.0.1' : config.apiHost;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${config.apiPort}`;
+}
+
+class UsageError extends Error {}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err) => {
+      if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
+      else process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).message}\n`);
+      process.exit(2);
+    },
+  );
+}

@@ -1,0 +1,72 @@
+/**
+ * Run the order-and-poll CA simulator as a process (dev stack, CA_TYPE=order-poll):
+ *
+ *   npx tsx src/peers/order-ca-sim/main.ts
+ *
+ * Settings: ORDER_CA_SIM_PORT (8445), ORDER_CA_API_KEY (required: the key clients must send),
+ * ORDER_CA_SIM_ISSUE_AFTER (how long an order stays pending, default 2m; e.g. 3d),
+ * ORDER_CA_SIM_REJECT_EMAILS (addresses or @domains whose orders are rejected), DATA_DIR (orders
+ * under order-ca-sim/orders/, the signing CA under order-ca-sim/ca/).
+ */
+import { join } from 'node:path';
+import { EmbeddedCa } from '../../activities/ca/embedded-ca';
+import { ConfigError, loadConfig } from '../../config';
+import { parseDuration } from '../../domain/schedule';
+import { createLogger } from '../../logging';
+import { startOrderCaSimulator } from './server';
+
+function simulatorSettings(env: NodeJS.ProcessEnv) {
+  const problems: string[] = [];
+  const port = Number(env.ORDER_CA_SIM_PORT ?? '8445');
+  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`ORDER_CA_SIM_PORT: not a port (got "${env.ORDER_CA_SIM_PORT}")`);
+  let issueAfterMs = 2 * 60_000;
+  try {
+    if (env.ORDER_CA_SIM_ISSUE_AFTER) issueAfterMs = parseDuration(env.ORDER_CA_SIM_ISSUE_AFTER);
+  } catch (err) {
+    problems.push(`ORDER_CA_SIM_ISSUE_AFTER: ${(err as Error).message}`);
+  }
+  const rejectEmails = (env.ORDER_CA_SIM_REJECT_EMAILS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return { port, issueAfterMs, rejectEmails };
+}
+
+async function main(): Promise<void> {
+  const config = loadConfig();
+  const logger = createLogger({ name: 'order-ca-sim', level: config.logLevel });
+  if (!config.orderPollApiKey) throw new ConfigError(['ORDER_CA_API_KEY: required by the order-and-poll CA simulator (the key clients must send)']);
+  const settings = simulatorSettings(process.env);
+  const dir = join(config.dataDirAbsolute, 'order-ca-sim');
+  const issuer = await EmbeddedCa.open({ dir: join(dir, 'ca'), pendingForMs: 0, logger });
+  const sim = await startOrderCaSimulator({
+    port: settings.port,
+    apiKey: config.orderPollApiKey,
+    dataDir: config.dataDirAbsolute,
+    issueAfterMs: settings.issueAfterMs,
+    rejectEmails: settings.rejectEmails,
+    issuer,
+    logger,
+  });
+  process.stdout.write(`order-and-poll CA simulator: ${sim.url} (orders pending ${settings.issueAfterMs} ms; admin under /sim/)\n`);
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'order-ca-sim: stopping');
+    sim.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err: (err as Error).message }, 'order-ca-sim: failed to stop cleanly');
+        process.exit(1);
+      },
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) process.stderr.write(`${err.message}\n`);
+  else process.stderr.write(`order-ca-sim failed to start: ${(err as Error)?.message ?? String(err)}\n`);
+  process.exit(1);
+});

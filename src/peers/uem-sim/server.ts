@@ -1,0 +1,209 @@
+/**
+ * A local Workspace ONE UEM for the dev stack and tests: the REST look-ups the provider makes
+ * (v2 by UUID, v1 by numeric id) behind the same auth UEM uses — `aw-tenant-code` plus Basic, or
+ * an OAuth client-credentials token from its own token endpoint. Anything else → 401, as UEM does.
+ *
+ * The authenticated /api router is handed to `extend` so later peers (the direct-upload
+ * endpoint) add their routes behind the same checks and record into `uploads`.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
+import { UUID_PATTERN } from '../../domain/enrollment';
+import type { Logger } from '../../logging';
+import { loadSimUsers, SimUserDirectory, type LookUpResult, type SimUserInput, type SimUserRecord } from './users';
+
+/** Something the provider uploaded straight to UEM (recorded by the direct-upload routes). */
+export interface DirectUpload {
+  userId: string;
+  receivedAt: string;
+  [detail: string]: unknown;
+}
+
+/** A request the simulator answered: for tests that check what the client sent. */
+export interface SimRequest {
+  method: string;
+  path: string;
+  accept?: string;
+  auth: 'basic' | 'bearer' | 'none' | 'other';
+  status: number;
+}
+
+export interface UemSimContext {
+  users: SimUserDirectory;
+  uploads: DirectUpload[];
+  logger?: Logger;
+}
+
+export interface UemSimulatorOptions {
+  port: number;
+  host?: string;
+  username: string;
+  password: string;
+  tenantCode: string;
+  /** JSON list of users (see users.ts); others are synthetic. */
+  fixtureFile?: string;
+  users?: SimUserInput[];
+  /** Enables POST /oauth/token (client credentials) and Bearer auth on /api. */
+  oauth?: { clientId: string; clientSecret: string; tokenLifetimeSeconds?: number };
+  /** Add routes to the authenticated /api router (e.g. POST /system/users/:id/uploadsmimecerts). */
+  extend?: (api: Router, context: UemSimContext) => void;
+  logger?: Logger;
+}
+
+export interface UemSimulator {
+  url: string;
+  /** The token endpoint, when OAuth is enabled. */
+  tokenUrl?: string;
+  users: SimUserDirectory;
+  directUploads(): DirectUpload[];
+  requests(): SimRequest[];
+  /** Tokens issued so far (to check a client caches them). */
+  tokensIssued(): number;
+  /** Forget every issued token, as a revocation on the UEM side would. */
+  revokeTokens(): void;
+  close(): Promise<void>;
+}
+
+const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
+const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b));
+
+export async function startUemSimulator(options: UemSimulatorOptions): Promise<UemSimulator> {
+  const users = new SimUserDirectory([...(options.fixtureFile ? loadSimUsers(options.fixtureFile) : []), ...(options.users ?? [])]);
+  const context: UemSimContext = { users, uploads: [], logger: options.logger };
+  const requests: SimRequest[] = [];
+  const tokens = new Map<string, number>(); // token → expiry (epoch ms)
+  let tokensIssued = 0;
+
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    res.on('finish', () => {
+      requests.push({ method: req.method, path: req.path, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
+    });
+    next();
+  });
+
+  if (options.oauth) {
+    const { clientId, clientSecret, tokenLifetimeSeconds = 3600 } = options.oauth;
+    app.post('/oauth/token', express.urlencoded({ extended: false, limit: '8kb' }), (req, res) => {
+      const form = (req.body ?? {}) as Record<string, string | undefined>;
+      const basic = decodeBasic(req.headers.authorization);
+      const id = form.client_id ?? basic?.username ?? '';
+      const secret = form.client_secret ?? basic?.password ?? '';
+      if (form.grant_type !== 'client_credentials') return void res.status(400).json({ error: 'unsupported_grant_type' });
+      if (!sameSecret(id, clientId) || !sameSecret(secret, clientSecret)) return void res.status(401).json({ error: 'invalid_client' });
+      const token = randomBytes(24).toString('base64url');
+      tokens.set(token, Date.now() + tokenLifetimeSeconds * 1000);
+      tokensIssued += 1;
+      res.json({ access_token: token, token_type: 'Bearer', expires_in: tokenLifetimeSeconds });
+    });
+  }
+
+  const api = express.Router();
+  api.use((req: Request, res: Response, next: NextFunction) => {
+    const tenant = req.headers['aw-tenant-code'];
+    if (typeof tenant !== 'string' || !sameSecret(tenant, options.tenantCode) || !authenticated(req.headers.authorization)) {
+      res.setHeader('WWW-Authenticate', 'Basic realm="UEM simulator"');
+      return void res.status(401).json({ errorCode: 1005, message: 'User credentials are invalid.' });
+    }
+    next();
+  });
+  api.get('/system/users/:id', (req, res) => {
+    const id = String(req.params.id);
+    const version = /version\s*=\s*(\d+)/i.exec(req.headers.accept ?? '')?.[1] ?? '1';
+    if (version === '2') {
+      if (!UUID_PATTERN.test(id)) return void res.status(404).json({ errorCode: 404, message: 'User not found.' });
+      return void answer(res, users.lookUpByUuid(id), toV2);
+    }
+    if (!/^\d+$/.test(id)) return void res.status(404).json({ errorCode: 404, message: 'User not found.' });
+    answer(res, users.lookUpById(id), toV1);
+  });
+  options.extend?.(api, context);
+  app.use('/api', api);
+  app.use((_req, res) => void res.status(404).json({ errorCode: 404, message: 'Not found.' }));
+
+  function authenticated(header: string | undefined): boolean {
+    const basic = decodeBasic(header);
+    if (basic) return sameSecret(basic.username, options.username) && sameSecret(basic.password, options.password);
+    const bearer = /^Bearer\s+(\S+)$/i.exec(header ?? '')?.[1];
+    if (!bearer || !options.oauth) return false;
+    const expiry = tokens.get(bearer);
+    return expiry !== undefined && expiry > Date.now();
+  }
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.listen(options.port, options.host ?? '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  options.logger?.info({ url, oauth: !!options.oauth }, 'UEM simulator listening');
+
+  return {
+    url,
+    tokenUrl: options.oauth ? `${url}/oauth/token` : undefined,
+    users,
+    directUploads: () => [...context.uploads],
+    requests: () => [...requests],
+    tokensIssued: () => tokensIssued,
+    revokeTokens: () => tokens.clear(),
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function answer(res: Response, result: LookUpResult, shape: (user: SimUserRecord) => Record<string, unknown>): void {
+  if ('status' in result) {
+    res.status(result.status).json({ errorCode: result.status, message: result.status === 404 ? 'User not found.' : 'Simulated failure.' });
+    return;
+  }
+  res.json(shape(result.user));
+}
+
+/** UEM REST v2 (system/users by UUID): snake_case fields. */
+function toV2(user: SimUserRecord): Record<string, unknown> {
+  return {
+    uuid: user.uuid,
+    user_name: user.userName,
+    first_name: user.firstName,
+    last_name: user.lastName,
+    display_name: user.displayName,
+    email_address: user.email,
+    status: true,
+    security_type: 'Basic',
+  };
+}
+
+/** UEM REST v1 (system/users by id): PascalCase fields, the id wrapped the way v1 wraps it. */
+function toV1(user: SimUserRecord): Record<string, unknown> {
+  return {
+    Id: { Value: Number(user.id) },
+    Uuid: user.uuid,
+    UserName: user.userName,
+    FirstName: user.firstName,
+    LastName: user.lastName,
+    Email: user.email,
+    Status: true,
+    SecurityType: 1,
+  };
+}
+
+function decodeBasic(header: string | undefined): { username: string; password: string } | undefined {
+  const match = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!match) return undefined;
+  const decoded = Buffer.from(match[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  return colon < 0 ? undefined : { username: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
+}
+
+function authScheme(header: string | undefined): SimRequest['auth'] {
+  if (!header) return 'none';
+  if (/^Basic\s/i.test(header)) return 'basic';
+  if (/^Bearer\s/i.test(header)) return 'bearer';
+  return 'other';
+}

@@ -1,0 +1,128 @@
+/**
+ * The provider with real activities on the run's dev server: embedded CA, dev PKI, the CEG
+ * simulator (mTLS, OpenSSL checks), sealing and (optionally) the payload codec — everything in a
+ * temporary data folder, on loopback, stopped by `stop()`.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { createActivities, type ActivityDeps } from '../../src/activities';
+import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
+import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
+import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
+import { LogNotifier } from '../../src/activities/notify/log-notifier';
+import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
+import type { UserDirectory } from '../../src/activities/uem/user-directory';
+import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
+import type { EnrollmentEvent } from '../../src/domain/enrollment';
+import { provisioningWorkflowId } from '../../src/domain/enrollment';
+import { createLogger } from '../../src/logging';
+import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
+import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
+import { providerDataConverter } from '../../src/temporal/data-converter';
+import type { provisionSmime } from '../../src/workflows/provision-smime';
+import { devServerEnv, workflowBundle } from './temporal';
+
+export interface ProviderStackOptions {
+  /** Encrypt payloads with the codec, as the real worker does (default true). */
+  codec?: boolean;
+  caPendingForMs?: number;
+  directory?: UserDirectory;
+  /** Put something between the activities and the embedded CA (e.g. to lose responses). */
+  wrapCa?: (ca: EmbeddedCa) => CertificateAuthority;
+  overrides?: Partial<ActivityDeps>;
+}
+
+export interface ProviderStack {
+  env: TestWorkflowEnvironment;
+  /** A client with the same data converter as the worker. */
+  client: Client;
+  taskQueue: string;
+  dataDir: string;
+  ca: EmbeddedCa;
+  pki: DevPki;
+  sim: CegSimulator;
+  sealingKeyring: Keyring;
+  codecKeyring: Keyring;
+  notices: FailureNotice[];
+  start(event: EnrollmentEvent, policy?: ProvisioningPolicy): ReturnType<Client['workflow']['start']> extends Promise<infer H> ? Promise<H & { workflowId: string }> : never;
+  stop(): Promise<void>;
+}
+
+const quietLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL?.toLowerCase() ?? 'silent' });
+
+export async function startProviderStack(options: ProviderStackOptions = {}): Promise<ProviderStack> {
+  const env = await devServerEnv();
+  const dataDir = mkdtempSync(join(tmpdir(), 'provider-stack-'));
+  const logger = quietLogger();
+  const pki = await ensureDevPki(dataDir, logger);
+  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), pendingForMs: options.caPendingForMs ?? 0, logger });
+  const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
+  const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
+  const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
+  const notices: FailureNotice[] = [];
+  const logNotifier = new LogNotifier(logger);
+  const recordingNotifier: Notifier = {
+    type: 'test',
+    async notifyFailure(notice) {
+      notices.push(notice);
+      await logNotifier.notifyFailure(notice);
+    },
+  };
+  const deps: ActivityDeps = {
+    ca: options.wrapCa ? options.wrapCa(ca) : ca,
+    gateway: new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000, logger }),
+    directory: options.directory,
+    notifier: recordingNotifier,
+    sealer: new Sealer(sealingKeyring),
+    keyOptions: { algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' },
+    validityDays: 365,
+    pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
+    recipientCertificatePem: pki.recipientCertPem,
+    revokeSigningOnCancel: true,
+    workflowUrl: (id, run) => `http://localhost:8233/namespaces/default/workflows/${id}/${run}/history`,
+    ...options.overrides,
+  };
+  const useCodec = options.codec ?? true;
+  const dataConverter = useCodec ? providerDataConverter(codecKeyring) : undefined;
+  const taskQueue = `e2e-${randomUUID()}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    namespace: 'default',
+    taskQueue,
+    workflowBundle: await workflowBundle({ providerFailureConverter: useCodec }),
+    activities: createActivities(deps),
+    dataConverter,
+  });
+  const running = worker.run();
+  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
+
+  return {
+    env,
+    client,
+    taskQueue,
+    dataDir,
+    ca,
+    pki,
+    sim,
+    sealingKeyring,
+    codecKeyring,
+    notices,
+    start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
+      const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
+      const handle = await client.workflow.start<typeof provisionSmime>('provisionSmime', { taskQueue, workflowId, args: [{ event, policy }] });
+      return Object.assign(handle, { workflowId });
+    }) as ProviderStack['start'],
+    async stop() {
+      worker.shutdown();
+      await running.catch(() => undefined);
+      await sim.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
