@@ -138,6 +138,7 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
         pkcs12: Buffer.from(bundle.pkcs12, 'base64'),
         password: bundle.password,
         passwordForRecipient: credential.passwordForRecipient,
+        profile: credential.profile,
         thumbprint,
         email,
       }), (r) => (r.alreadyPresent ? 'already-present' : 'stored'));

@@ -46,9 +46,12 @@ export function nonRetryable(type: NonRetryableErrorType, message: string, detai
   return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? [] : [details] });
 }
 
-/** Raise a typed, retryable failure. `details` must never carry a secret. */
-export function retryable(type: RetryableErrorType, message: string, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: false, details: details === undefined ? [] : [details] });
+/**
+ * Raise a typed, retryable failure. `details` must never carry a secret. `nextRetryDelayMs`
+ * honours a peer's Retry-After for the next quick retry.
+ */
+export function retryable(type: RetryableErrorType, message: string, details?: unknown, options: { nextRetryDelayMs?: number } = {}): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: false, details: details === undefined ? [] : [details], nextRetryDelay: options.nextRetryDelayMs });
 }
 
 export function isNonRetryableType(type: string | undefined | null): boolean {

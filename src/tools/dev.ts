@@ -116,6 +116,8 @@ async function main(): Promise<void> {
     UEM_API_PASSWORD: process.env.UEM_API_PASSWORD ?? creds.uemApiPassword,
     UEM_API_TENANT_CODE: process.env.UEM_API_TENANT_CODE ?? creds.uemTenantCode,
     CEG_URL: process.env.CEG_URL ?? `https://localhost:${cegPort}`,
+    // Exercise the encrypted-password path against the simulator's recipient key.
+    CEG_RECIPIENT_CERT: process.env.CEG_RECIPIENT_CERT ?? join(dataDir, 'dev-pki', 'recipient.crt'),
     ...(useOrderCa ? { CA_URL: `http://127.0.0.1:${orderCaPort}`, ORDER_CA_API_KEY: process.env.ORDER_CA_API_KEY ?? creds.operatorToken } : {}),
   };
 

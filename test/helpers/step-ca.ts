@@ -50,6 +50,7 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
   const binary = await ensureStepCa();
   const dir = mkdtempSync(join(tmpdir(), 'step-ca-'));
   const file = (name: string) => join(dir, name);
+  let child: ChildProcess | undefined;
   try {
     await makePki(dir);
     const provisionerName = 'smime-provider';
@@ -88,16 +89,17 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
     writeFileSync(file('ca.json'), JSON.stringify(config, null, 2));
 
     const output: string[] = [];
-    const child = spawn(binary, [file('ca.json'), '--password-file', file('password.txt')], {
+    child = spawn(binary, [file('ca.json'), '--password-file', file('password.txt')], {
       cwd: dir,
       env: { ...process.env, STEPPATH: dir, HOME: dir },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
-    child.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+    const running = child;
+    running.stdout!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
+    running.stderr!.setEncoding('utf8').on('data', (chunk: string) => output.push(chunk));
     const url = `https://127.0.0.1:${port}`;
     const rootPem = readFileSync(file('root.crt'), 'utf8');
-    await waitUntilHealthy(url, rootPem, child, () => output.join(''));
+    await waitUntilHealthy(url, rootPem, running, () => output.join(''));
 
     return {
       url,
@@ -112,11 +114,12 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
       signRequests: () => logEntries(output.join('')).filter((e) => e.path === '/1.0/sign').length,
       revokedSerials: () => crlSerials(url, rootPem, dir),
       stop: async () => {
-        await stopChild(child);
+        await stopChild(running);
         rmSync(dir, { recursive: true, force: true });
       },
     };
   } catch (err) {
+    if (child) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
     throw err;
   }

@@ -170,7 +170,12 @@ export class EmbeddedCa implements CertificateAuthority {
   }
 
   async revoke(serial: string, reason: RevocationReason): Promise<void> {
-    const wanted = normalizeSerial(serial);
+    let wanted: string;
+    try {
+      wanted = normalizeSerial(serial);
+    } catch {
+      throw nonRetryable('CertificateRejected', `"${serial}" is not a hexadecimal serial number`);
+    }
     await this.#mutex.run('revocations', async () => {
       const issued = this.issued();
       if (!issued.some((record) => record.serial === wanted)) {

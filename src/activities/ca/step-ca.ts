@@ -70,17 +70,14 @@ const REASON_CODES: Record<RevocationReason | 'superseded', number> = {
 
 export class StepCa implements CertificateAuthority {
   readonly type = 'step-ca';
-  private readonly maxLostAnswers: number;
 
   private constructor(
     private readonly http: CaHttp,
     private readonly provisioner: ProvisionerKey,
     private readonly ledger: SubmissionLedger,
     private readonly logger: Logger,
-    maxLostAnswers: number,
-  ) {
-    this.maxLostAnswers = maxLostAnswers;
-  }
+    private readonly maxLostAnswers: number,
+  ) {}
 
   static async create(options: StepCaOptions): Promise<StepCa> {
     const provisioner = await ProvisionerKey.fromJwk(options.provisionerName, options.provisionerJwk);
@@ -221,7 +218,12 @@ export class StepCa implements CertificateAuthority {
     if (!leaf) throw retryable('CaUnavailable', `step-ca sign: HTTP ${response.status} without a certificate: ${excerpt(response.text)}`);
     // certChain is leaf + intermediates; older step-ca versions send only crt and ca.
     const intermediates = chain.length > 1 ? chain.slice(1) : typeof body?.ca === 'string' ? [body.ca] : [];
-    const serial = normalizeSerial(new x509.X509Certificate(leaf).serialNumber);
+    let serial: string;
+    try {
+      serial = normalizeSerial(new x509.X509Certificate(leaf).serialNumber);
+    } catch {
+      throw retryable('CaUnavailable', `step-ca sign: HTTP ${response.status} with a certificate that does not parse`);
+    }
     if (serial !== expectedSerialHex) {
       // The provisioner does not use the provider's template: the certificate is good, but a lost
       // answer could not be cleaned up. Say so loudly; the administrator should fix the template.

@@ -113,7 +113,8 @@ export class CegGateway implements EscrowGateway {
       keepAlive: true,
       // Idle kept-alive sockets are dropped after this (servers' own keep-alive hints are honoured too).
       timeout: 15_000,
-      maxSockets: 16,
+      // As many connections as the worker runs activities by default, so uploads never queue here.
+      maxSockets: 64,
       maxFreeSockets: 4,
     });
   }
@@ -135,7 +136,7 @@ export class CegGateway implements EscrowGateway {
     }
 
     const what = `${credential.kind} credential for device ${credential.deviceUuid}`;
-    const path = credentialPath(credential.enrollmentUserUuid, credential.deviceUuid, credential.kind);
+    const path = contractPath(() => credentialPath(credential.enrollmentUserUuid, credential.deviceUuid, credential.kind));
     const started = Date.now();
     const answer = await this.call('PUT', path, JSON.stringify(body), what);
 
@@ -163,7 +164,8 @@ export class CegGateway implements EscrowGateway {
 
   async delete(target: { enrollmentUserUuid: string; deviceUuid: string; enrollmentUserId?: string }): Promise<void> {
     const what = `credentials of device ${target.deviceUuid}`;
-    const answer = await this.call('DELETE', devicePath(target.enrollmentUserUuid, target.deviceUuid), undefined, what);
+    const path = contractPath(() => devicePath(target.enrollmentUserUuid, target.deviceUuid));
+    const answer = await this.call('DELETE', path, undefined, what);
     // 404: nothing there any more, which is what clean-up wants.
     if (answer.status === 204 || answer.status === 200 || answer.status === 202 || answer.status === 404) {
       this.logger?.info({ enrollmentUserUuid: target.enrollmentUserUuid, deviceUuid: target.deviceUuid, httpStatus: answer.status, requestId: answer.requestId }, 'device credentials removed from CEG');
@@ -320,16 +322,18 @@ function parseBaseUrl(url: string): URL {
   return parsed;
 }
 
+/** A contract path, or a typed refusal when the identifiers cannot form one (not UUIDs, unknown kind). */
+function contractPath(build: () => string): string {
+  try {
+    return build();
+  } catch {
+    throw nonRetryable('GatewayRejected', 'the CEG contract needs EnrollmentUserUUID and DeviceUUID as UUIDs and kind signing or encryption');
+  }
+}
+
 function gatewayUnavailable(message: string, details: Record<string, unknown>, retryAfterMs: number | undefined): ApplicationFailure {
-  if (retryAfterMs === undefined) return retryable('GatewayUnavailable', message, details);
-  // retryable() has no way to pass a delay yet; this is the same failure plus the server's wish.
-  return ApplicationFailure.create({
-    type: RETRYABLE_ERRORS.GatewayUnavailable,
-    message,
-    nonRetryable: false,
-    details: [details],
-    nextRetryDelay: Math.min(Math.max(retryAfterMs, 1000), MAX_RETRY_AFTER_MS),
-  });
+  const nextRetryDelayMs = retryAfterMs === undefined ? undefined : Math.min(Math.max(retryAfterMs, 1000), MAX_RETRY_AFTER_MS);
+  return retryable('GatewayUnavailable', message, details, { nextRetryDelayMs });
 }
 
 function readProblem(answer: HttpAnswer): Problem | undefined {

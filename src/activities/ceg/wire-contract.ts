@@ -70,7 +70,7 @@ export const ROUTES = {
 const passwordSchema = z
   .string()
   .min(1, 'must not be empty')
-  .max(1024, 'must be at most 1024 characters')
+  .max(512, 'must be at most 512 characters')
   .regex(/^[^\r\n\0]+$/, 'must not contain line breaks or NUL');
 
 /**

@@ -259,13 +259,20 @@ function normalise(fields: Fields): NormalisedUemEvent {
   return { kind, eventType, event, warnings };
 }
 
-/** Free text: trimmed, NFC, without control characters; empty → undefined. */
+/**
+ * Free text: trimmed, NFC, without control characters and without bidi overrides (a device name
+ * must not be able to reorder what an operator reads in a summary); empty → undefined.
+ */
 function text(fields: Fields, name: string): string | undefined {
   const value = fields.get(name.toLowerCase());
   if (typeof value === 'number' || typeof value === 'boolean') return String(value);
   if (typeof value !== 'string') return undefined;
-  // eslint-disable-next-line no-control-regex
-  const cleaned = value.normalize('NFC').replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+  const cleaned = value
+    .normalize('NFC')
+    // eslint-disable-next-line no-control-regex
+    .replace(/[\u0000-\u001f\u007f-\u009f]+/g, ' ')
+    .replace(/[\u202a-\u202e\u2066-\u2069]/g, '')
+    .trim();
   return cleaned === '' ? undefined : cleaned;
 }
 

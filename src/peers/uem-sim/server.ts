@@ -80,7 +80,7 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   app.disable('x-powered-by');
   app.use((req, res, next) => {
     res.on('finish', () => {
-      requests.push({ method: req.method, path: req.path, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
+      requests.push({ method: req.method, path: req.originalUrl.split('?')[0]!, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
     });
     next();
   });

@@ -97,14 +97,17 @@ export class SimUserDirectory {
 function resolve(fixture: SimUser | undefined, synthetic: SimUserRecord): LookUpResult {
   if (!fixture) return { user: synthetic };
   if (fixture.status) return { status: fixture.status };
+  const firstName = fixture.firstName ?? synthetic.firstName;
+  const lastName = fixture.lastName ?? synthetic.lastName;
+  const named = fixture.firstName !== undefined || fixture.lastName !== undefined;
   const user: SimUserRecord = {
     uuid: fixture.uuid ?? synthetic.uuid,
     id: fixture.id ?? synthetic.id,
     userName: fixture.userName ?? synthetic.userName,
     email: fixture.email ?? synthetic.email,
-    firstName: fixture.firstName ?? synthetic.firstName,
-    lastName: fixture.lastName ?? synthetic.lastName,
-    displayName: fixture.displayName ?? synthetic.displayName,
+    firstName,
+    lastName,
+    displayName: fixture.displayName ?? (named ? `${firstName} ${lastName}` : synthetic.displayName),
   };
   return { user };
 }

@@ -318,6 +318,7 @@ describe('EmbeddedCa', () => {
 
     it('refuses to revoke a serial it never issued', async () => {
       await assertFailure(ca.revoke('7fffffffffffffffffffffffffffffff', 'keyCompromise'), 'CertificateRejected', /did not issue/);
+      await assertFailure(ca.revoke('not-a-serial', 'keyCompromise'), 'CertificateRejected', /not a hexadecimal serial/);
     });
   });
 });

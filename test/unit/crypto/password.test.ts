@@ -61,10 +61,16 @@ describe('encryptForRecipient', () => {
     assert.equal(decrypted, password);
   });
 
-  it('does not decrypt under OAEP with SHA-1 (the parameters matter)', async () => {
-    dir.file('password-sha1.bin', Buffer.from(encryptForRecipient(randomPassword(), rsaCertificate), 'base64'));
-    const result = await openssl(['pkeyutl', '-decrypt', '-inkey', 'recipient.key', '-in', 'password-sha1.bin', '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha1'], dir.path);
-    assert.notEqual(result.code, 0);
+  it('does not decrypt with SHA-1 as the OAEP or the MGF1 digest (the parameters matter)', async () => {
+    dir.file('password-other.bin', Buffer.from(encryptForRecipient(randomPassword(), rsaCertificate), 'base64'));
+    const decrypt = (oaepMd: string, mgf1Md: string) =>
+      openssl(
+        ['pkeyutl', '-decrypt', '-inkey', 'recipient.key', '-in', 'password-other.bin', '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', `rsa_oaep_md:${oaepMd}`, '-pkeyopt', `rsa_mgf1_md:${mgf1Md}`],
+        dir.path,
+      );
+    assert.notEqual((await decrypt('sha1', 'sha1')).code, 0);
+    assert.notEqual((await decrypt('sha256', 'sha1')).code, 0);
+    assert.equal((await decrypt('sha256', 'sha256')).code, 0);
   });
 
   it('is randomised: the same password encrypts differently each time', () => {

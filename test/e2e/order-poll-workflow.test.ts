@@ -1,0 +1,138 @@
+/**
+ * The provisioning workflow (time-skipping server) against the order-and-poll CA simulator through
+ * the real adapter, real keys and CSRs and the real requestCertificate/checkIssuance activities:
+ * an order pending for 3 days is delivered inside the 12.5-day window; one pending past the window
+ * ends in the failure notification. The simulator's clock is the server's skipped clock, read at
+ * every CA call, so "3 days" means 3 days of workflow time.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { createActivities, type ActivityDeps } from '../../src/activities';
+import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
+import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { OrderPollCa } from '../../src/activities/ca/order-poll';
+import { buildSmimeCsr } from '../../src/activities/crypto/csr';
+import { generateKeyPair } from '../../src/activities/crypto/keys';
+import type { Sealed } from '../../src/domain/credentials';
+import { defaultPolicy } from '../../src/domain/policy';
+import { DAY_MS, HOUR_MS } from '../../src/domain/schedule';
+import { createLogger } from '../../src/logging';
+import { startOrderCaSimulator, type OrderCaSimulator } from '../../src/peers/order-ca-sim';
+import { enrollmentEvent } from '../helpers/events';
+import { fakeActivities, serverNow } from '../helpers/fake-activities';
+import { createTimeSkippingEnv } from '../helpers/temporal';
+import { withProvisioning } from '../helpers/workflow-harness';
+
+const logger = createLogger({ level: 'silent' });
+const API_KEY = 'order-ca-workflow-test-key';
+
+describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, real adapter)', function () {
+  this.timeout(180_000);
+  let env: TestWorkflowEnvironment;
+  let dir: string;
+  let sim: OrderCaSimulator;
+  let adapter: OrderPollCa;
+  let simClock = 0;
+
+  before(async function () {
+    this.timeout(120_000);
+    env = await createTimeSkippingEnv();
+    dir = mkdtempSync(join(tmpdir(), 'order-poll-wf-'));
+    const issuer = await EmbeddedCa.open({ dir: join(dir, 'issuer'), pendingForMs: 0, logger });
+    sim = await startOrderCaSimulator({ port: 0, apiKey: API_KEY, issueAfterMs: 3 * DAY_MS, now: () => simClock, issuer, logger });
+    adapter = new OrderPollCa({ url: sim.url, apiKey: API_KEY, requestTimeoutMs: 5_000, logger });
+  });
+  after(async () => {
+    await adapter?.close();
+    await sim?.close();
+    await env?.teardown();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** The adapter, with the simulator's clock set to the server's clock before every call. */
+  const clockedCa: CertificateAuthority = {
+    type: 'order-poll',
+    submit: (request) => {
+      simClock = serverNow();
+      return adapter.submit(request);
+    },
+    poll: (requestId) => {
+      simClock = serverNow();
+      return adapter.poll(requestId);
+    },
+  };
+
+  function activitiesWithRealCa() {
+    // requestCertificate and checkIssuance read only these two dependencies.
+    const real = createActivities({ ca: clockedCa, validityDays: 365 } as Pick<ActivityDeps, 'ca' | 'validityDays'> as ActivityDeps);
+    return fakeActivities({
+      async generateKeyPair({ kind, user }) {
+        const key = await generateKeyPair({ algorithm: 'ec', rsaBits: 2048, ecCurve: 'P-256' });
+        const csrPem = await buildSmimeCsr(key, { email: user.email, displayName: user.displayName }, kind);
+        return { kind, sealedPrivateKey: `sealed:v1:test:${kind}` as Sealed, csrPem, keyAlgorithm: key.algorithm, publicKeySha256: key.publicKeySha256 };
+      },
+      requestCertificate: real.requestCertificate,
+      checkIssuance: real.checkIssuance,
+    });
+  }
+
+  async function freshEvent() {
+    return enrollmentEvent({ eventTime: new Date(await env.currentTimeMs()).toISOString() });
+  }
+
+  it('an order pending for 3 days is delivered inside the 12.5-day window, one order per kind', async () => {
+    sim.setIssueAfter(3 * DAY_MS);
+    const activities = activitiesWithRealCa();
+    const event = await freshEvent();
+    const policy = { ...defaultPolicy(), issuancePollIntervalMs: HOUR_MS };
+    await withProvisioning(
+      env,
+      activities,
+      event,
+      async ({ handle, startedAt }) => {
+        const report = await handle.result();
+        assert.equal(report.stage, 'Delivered');
+        assert.equal(report.attempts, 1);
+        const deliveredAt = Date.parse(report.deliveredAt);
+        assert.ok(deliveredAt >= startedAt + 3 * DAY_MS, 'not before the CA issued');
+        assert.ok(deliveredAt < startedAt + 3 * DAY_MS + 2 * HOUR_MS, 'within a poll interval of issuance');
+      },
+      policy,
+    );
+    assert.equal(activities.callsOf('requestCertificate').length, 2, 'one order per kind');
+    const orders = sim.orders().filter((o) => o.email === event.email!.toLowerCase());
+    assert.deepEqual(orders.map((o) => o.status).sort(), ['issued', 'issued']);
+    assert.equal(activities.notices.length, 0);
+  });
+
+  it('an order still pending when the window closes ends in one failure notification', async () => {
+    sim.setIssueAfter(20 * DAY_MS);
+    const activities = activitiesWithRealCa();
+    const policy = { ...defaultPolicy(), issuancePollIntervalMs: 6 * HOUR_MS };
+    await withProvisioning(
+      env,
+      activities,
+      await freshEvent(),
+      async ({ handle, startedAt }) => {
+        const error = await handle.result().then(
+          () => assert.fail('expected the workflow to fail'),
+          (e: unknown) => e,
+        );
+        assert.ok(error instanceof WorkflowFailedError);
+        assert.ok(error.cause instanceof ApplicationFailure);
+        assert.equal(error.cause.type, 'DeliveryFailed');
+        assert.match(error.cause.message, /window closed/);
+        assert.ok((await env.currentTimeMs()) >= startedAt + 12.5 * DAY_MS);
+      },
+      policy,
+    );
+    assert.equal(activities.notices.length, 1);
+    assert.equal(activities.notices[0]!.reason, 'WindowClosed');
+    assert.ok(activities.callsOf('checkIssuance').length >= 2 * 49, 'polled the CA throughout the window');
+  });
+});

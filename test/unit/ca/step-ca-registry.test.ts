@@ -1,0 +1,90 @@
+/**
+ * createCertificateAuthority for CA_TYPE=step-ca (and the embedded default): every missing or
+ * unusable setting stops the worker with an error that names it. The configuration is loaded
+ * without the start-up cross checks so the registry's own checks are what is tested.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { exportJWK, generateKeyPair } from 'jose';
+import { createCertificateAuthority } from '../../../src/activities/ca/registry';
+import { ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
+import { createLogger } from '../../../src/logging';
+
+const logger = createLogger({ level: 'silent' });
+
+describe('certificate authority registry: step-ca and embedded', () => {
+  let dir: string;
+  let keyFile: string;
+  let rootFile: string;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'ca-registry-'));
+    keyFile = join(dir, 'provisioner.json');
+    writeFileSync(keyFile, JSON.stringify(await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey)));
+    rootFile = join(dir, 'root.pem');
+    execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'root.key'), '-out', rootFile, '-subj', '/CN=Registry Test Root', '-days', '1'], { stdio: 'ignore' });
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  function config(overrides: Partial<Record<SettingName, string>>): Config {
+    const settings = loadSettings({ env: {}, overrides: { dataDir: dir, ...overrides } });
+    return { ...settings, dataDirAbsolute: resolve(settings.dataDir) };
+  }
+
+  const stepCa = (overrides: Partial<Record<SettingName, string>> = {}) =>
+    config({ caType: 'step-ca', caUrl: 'https://ca.internal:9000', caRootFile: rootFile, stepCaProvisioner: 'smime', stepCaProvisionerKeyFile: keyFile, ...overrides });
+
+  async function rejects(cfg: Config, key: string): Promise<void> {
+    await assert.rejects(createCertificateAuthority(cfg, logger), (err: unknown) => err instanceof ConfigError && err.message.includes(key));
+  }
+
+  it('builds the step-ca adapter from complete settings', async () => {
+    const ca = await createCertificateAuthority(stepCa(), logger);
+    assert.equal(ca.type, 'step-ca');
+    assert.equal(typeof ca.revoke, 'function');
+  });
+
+  it('names CA_URL when it is missing, not a URL, or not https', async () => {
+    await rejects(stepCa({ caUrl: '' }), 'CA_URL');
+    await rejects(stepCa({ caUrl: 'ca.internal:9000' }), 'CA_URL');
+    await rejects(stepCa({ caUrl: 'http://ca.internal:9000' }), 'CA_URL');
+  });
+
+  it('names STEP_CA_PROVISIONER when it is missing', async () => {
+    await rejects(stepCa({ stepCaProvisioner: '' }), 'STEP_CA_PROVISIONER');
+  });
+
+  it('names STEP_CA_PROVISIONER_KEY_FILE when it is missing, unreadable, not a JWK, or only a public key', async () => {
+    await rejects(stepCa({ stepCaProvisionerKeyFile: '' }), 'STEP_CA_PROVISIONER_KEY_FILE');
+    await rejects(stepCa({ stepCaProvisionerKeyFile: join(dir, 'nope.json') }), 'STEP_CA_PROVISIONER_KEY_FILE');
+    const notJwk = join(dir, 'encrypted.json');
+    writeFileSync(notJwk, 'eyJhbGciOiJQQkVTMi1IUzI1NitBMTI4S1ciLCJlbmMiOiJBMTI4R0NNIn0.x.y.z.w');
+    await rejects(stepCa({ stepCaProvisionerKeyFile: notJwk }), 'STEP_CA_PROVISIONER_KEY_FILE');
+    const publicOnly = join(dir, 'public.json');
+    writeFileSync(publicOnly, JSON.stringify(await exportJWK((await generateKeyPair('ES256')).publicKey)));
+    await rejects(stepCa({ stepCaProvisionerKeyFile: publicOnly }), 'STEP_CA_PROVISIONER_KEY_FILE');
+  });
+
+  it('never puts the provisioner key in an error', async () => {
+    const leaky = join(dir, 'leaky.json');
+    writeFileSync(leaky, '{"kty":"EC","crv":"P-256","d":"SECRETSECRETSECRET","x":"bad","y":"bad"}');
+    await assert.rejects(createCertificateAuthority(stepCa({ stepCaProvisionerKeyFile: leaky }), logger), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.ok(!err.message.includes('SECRETSECRETSECRET'));
+      return true;
+    });
+  });
+
+  it('names CA_ROOT_FILE when it cannot be read or holds no certificate', async () => {
+    await rejects(stepCa({ caRootFile: join(dir, 'missing.pem') }), 'CA_ROOT_FILE');
+    await rejects(stepCa({ caRootFile: keyFile }), 'CA_ROOT_FILE');
+  });
+
+  it('builds the embedded CA by default, in <DATA_DIR>/embedded-ca', async () => {
+    const ca = await createCertificateAuthority(config({}), logger);
+    assert.equal(ca.type, 'embedded');
+  });
+});
