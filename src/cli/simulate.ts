@@ -9,6 +9,8 @@
  * Exit code 1 if anything was rejected, failed or still open at --timeout.
  */
 import { randomInt, randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseApiTokens, parseWebhookUsers, type BasicCredential } from '../api/auth';
 import { createTemporalClient } from '../api/temporal-client';
@@ -234,8 +236,9 @@ async function main(): Promise<number> {
   const timeoutMs = parseDuration(values.timeout);
 
   const config = loadConfig();
-  const credential = parseWebhookUsers(config.webhookUsers)[0];
-  if (!credential) throw new ConfigError(['UEM_WEBHOOK_USERS: the simulator posts with its first user:password pair; none is set']);
+  const dev = readDevCredentials(config.dataDirAbsolute);
+  const credential = parseWebhookUsers(config.webhookUsers)[0] ?? (dev ? { username: dev.webhookUser, password: dev.webhookPassword } : undefined);
+  if (!credential) throw new ConfigError(['UEM_WEBHOOK_USERS: the simulator posts with its first user:password pair; none is set (and no dev stack credentials in DATA_DIR)']);
   const apiBase = values['api-url'] ?? (values.url ? new URL(values.url).origin : localApiBase(config));
   const url = values.url ?? `${apiBase}/webhooks/uem`;
 
@@ -247,7 +250,7 @@ async function main(): Promise<number> {
 
   let wait: WaitSummary | undefined;
   if (values.wait && send.workflowIds.length > 0) {
-    const token = parseApiTokens(config.apiTokens)[0]?.token;
+    const token = parseApiTokens(config.apiTokens)[0]?.token ?? dev?.viewerToken ?? dev?.operatorToken;
     const temporal = token ? undefined : createTemporalClient(config);
     const source: StateSource = token
       ? apiStateSource(apiBase, token)
@@ -266,6 +269,26 @@ async function main(): Promise<number> {
   process.stdout.write(formatSummary(send, wait));
   const ok = totalRejected(send) === 0 && (!wait || (wait.failed === 0 && wait.open === 0));
   return ok ? 0 : 1;
+}
+
+/**
+ * The credentials `npm run dev` generated and keeps in DATA_DIR (dev-credentials.json), so that
+ * `npm run simulate` works in a second terminal without copying them into the environment.
+ * Settings in the environment always win.
+ */
+function readDevCredentials(dataDir: string): { webhookUser: string; webhookPassword: string; operatorToken?: string; viewerToken?: string } | undefined {
+  try {
+    const parsed = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as Record<string, unknown>;
+    if (typeof parsed.webhookUser !== 'string' || typeof parsed.webhookPassword !== 'string') return undefined;
+    return {
+      webhookUser: parsed.webhookUser,
+      webhookPassword: parsed.webhookPassword,
+      operatorToken: typeof parsed.operatorToken === 'string' ? parsed.operatorToken : undefined,
+      viewerToken: typeof parsed.viewerToken === 'string' ? parsed.viewerToken : undefined,
+    };
+  } catch {
+    return undefined;
+  }
 }
 
 function localApiBase(config: Config): string {

@@ -31,7 +31,10 @@ function crossChecks(s: Settings): string[] {
     need(s.stepCaProvisioner, 'STEP_CA_PROVISIONER', 'when CA_TYPE=step-ca');
     need(s.stepCaProvisionerKeyFile, 'STEP_CA_PROVISIONER_KEY_FILE', 'when CA_TYPE=step-ca');
   }
-  if (s.caType === 'order-poll') need(s.caUrl, 'CA_URL', 'when CA_TYPE=order-poll');
+  if (s.caType === 'order-poll') {
+    need(s.caUrl, 'CA_URL', 'when CA_TYPE=order-poll');
+    need(s.orderPollApiKey, 'ORDER_CA_API_KEY', 'when CA_TYPE=order-poll');
+  }
   if (s.gatewayType === 'ceg') {
     need(s.cegUrl, 'CEG_URL', 'when GATEWAY_TYPE=ceg');
     need(!!s.cegClientCertFile === !!s.cegClientKeyFile, s.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT', 'when the other half of the CEG client certificate is set');

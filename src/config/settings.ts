@@ -137,6 +137,9 @@ export const SETTINGS = {
   cegSimPort: setting({ env: 'CEG_SIM_PORT', path: 'peers.cegSim.port', schema: port, default: '8443', description: 'CEG simulator HTTPS (mTLS) port.' }),
   cegSimAdminPort: setting({ env: 'CEG_SIM_ADMIN_PORT', path: 'peers.cegSim.adminPort', schema: port, default: '8444', description: 'CEG simulator loopback admin port (/sim/uploads, /sim/faults).' }),
   cegSimAllowedThumbprints: setting({ env: 'CEG_SIM_ALLOWED_THUMBPRINTS', path: 'peers.cegSim.allowedThumbprints', schema: list, default: '', description: 'SHA-256 thumbprints of client certificates the CEG simulator accepts. Empty: the dev client certificate.' }),
+  orderCaSimPort: setting({ env: 'ORDER_CA_SIM_PORT', path: 'peers.orderCaSim.port', schema: port, default: '8445', description: 'Order-and-poll CA simulator port (dev stack, CA_TYPE=order-poll).' }),
+  orderCaSimIssueAfter: setting({ env: 'ORDER_CA_SIM_ISSUE_AFTER', path: 'peers.orderCaSim.issueAfter', schema: duration, default: '2m', description: 'Order-and-poll CA simulator: how long a new order stays pending.' }),
+  orderCaSimRejectEmails: setting({ env: 'ORDER_CA_SIM_REJECT_EMAILS', path: 'peers.orderCaSim.rejectEmails', schema: list, default: '', description: 'Order-and-poll CA simulator: addresses or @domains whose orders are rejected.' }),
   uemSimPort: setting({ env: 'UEM_SIM_PORT', path: 'peers.uemSim.port', schema: port, default: '8081', description: 'UEM simulator port (REST look-ups, direct upload).' }),
 } satisfies Record<string, Setting<any>>;
 

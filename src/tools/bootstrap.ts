@@ -1,16 +1,18 @@
 /**
- * `npm run tools` (and the first step of `npm test` and `npm run dev`): make sure the Temporal CLI
- * and the time-skipping test server are in the tool cache, building them from the registries if
+ * `npm run tools` (and the first step of `npm test`): make sure the Temporal CLI, the time-skipping
+ * test server and step-ca are in the tool cache, building them from the registries if
  * not. Idempotent; prints what it does.
  */
 import { ToolUnavailable } from './go-tool';
+import { ensureStepCa } from './step-ca';
 import { ensureTemporalCli } from './temporal-cli';
 import { ensureTestServer } from './test-server';
 
-export async function bootstrapTools(what: { temporalCli?: boolean; testServer?: boolean } = { temporalCli: true, testServer: true }) {
+export async function bootstrapTools(what: { temporalCli?: boolean; testServer?: boolean; stepCa?: boolean } = { temporalCli: true, testServer: true, stepCa: true }) {
   const temporalCli = what.temporalCli ? await ensureTemporalCli() : undefined;
   const testServer = what.testServer ? await ensureTestServer() : undefined;
-  return { temporalCli, testServer };
+  const stepCa = what.stepCa ? await ensureStepCa() : undefined; // the real CA the step-ca adapter is tested against
+  return { temporalCli, testServer, stepCa };
 }
 
 if (require.main === module) {

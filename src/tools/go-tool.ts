@@ -14,6 +14,8 @@ export interface GoTool {
   installTarget: string;
   /** Whether an executable on PATH may be used (its version may differ from ours). */
   acceptFromPath: boolean;
+  /** Defaults for `go install`'s environment (the caller's environment wins), e.g. CGO_ENABLED=0. */
+  buildEnv?: Record<string, string>;
 }
 
 export class ToolUnavailable extends Error {
@@ -64,7 +66,7 @@ async function goInstall(tool: GoTool, target: string): Promise<void> {
   let last = '';
   const tail: string[] = [];
   const child = spawn(go, ['install', '-v', tool.installTarget], {
-    env: { ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
+    env: { ...tool.buildEnv, ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const onLine = (line: string) => {

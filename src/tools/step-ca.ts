@@ -16,24 +16,7 @@ export const STEP_CA_MODULE = 'github.com/smallstep/certificates/cmd/step-ca@v0.
  * hardware key support from a test CA. A caller that sets CGO_ENABLED itself is respected.
  */
 export function ensureStepCa(): Promise<string> {
-  return withDefaultEnv({ CGO_ENABLED: '0' }, () =>
-    ensureGoTool({ binary: 'step-ca', envVar: 'STEP_CA_BIN', installTarget: STEP_CA_MODULE, acceptFromPath: true }),
-  );
-}
-
-/**
- * Run `start` with variables set only where the environment has none, restoring them as soon as
- * it returns: ensureGoTool spawns `go install` synchronously, before its first await, with a copy
- * of process.env, so the build sees them and nothing else in the process does for longer.
- */
-function withDefaultEnv<T>(defaults: Record<string, string>, start: () => Promise<T>): Promise<T> {
-  const added = Object.keys(defaults).filter((name) => process.env[name] === undefined);
-  for (const name of added) process.env[name] = defaults[name];
-  try {
-    return start();
-  } finally {
-    for (const name of added) delete process.env[name];
-  }
+  return ensureGoTool({ binary: 'step-ca', envVar: 'STEP_CA_BIN', installTarget: STEP_CA_MODULE, acceptFromPath: true, buildEnv: { CGO_ENABLED: '0' } });
 }
 
 if (require.main === module) {

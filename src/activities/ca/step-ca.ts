@@ -33,7 +33,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
-import { CaHttp, excerpt, parseJson, type CaHttpResponse } from './step-ca/ca-http';
+import { CaHttp, excerpt, parseJson, type CaHttpResponse } from './ca-http';
 import { SubmissionLedger, type LedgerEntry } from './step-ca/ledger';
 import { ProvisionerKey } from './step-ca/provisioner-key';
 import { normalizeSerial } from '../crypto/certificate-info';

@@ -21,7 +21,7 @@ import { Agent, request } from 'node:https';
 import { createSecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Settings } from '../../config/settings';
-import { nonRetryable, retryable, RETRYABLE_ERRORS } from '../../domain/errors';
+import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 import { ensureDevPki } from '../../peers/dev-pki';
 import type { CredentialUpload, EscrowGateway, GatewayReceipt } from './escrow-gateway';

@@ -11,42 +11,25 @@
 import { join } from 'node:path';
 import { EmbeddedCa } from '../../activities/ca/embedded-ca';
 import { ConfigError, loadConfig } from '../../config';
-import { parseDuration } from '../../domain/schedule';
 import { createLogger } from '../../logging';
 import { startOrderCaSimulator } from './server';
-
-function simulatorSettings(env: NodeJS.ProcessEnv) {
-  const problems: string[] = [];
-  const port = Number(env.ORDER_CA_SIM_PORT ?? '8445');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) problems.push(`ORDER_CA_SIM_PORT: not a port (got "${env.ORDER_CA_SIM_PORT}")`);
-  let issueAfterMs = 2 * 60_000;
-  try {
-    if (env.ORDER_CA_SIM_ISSUE_AFTER) issueAfterMs = parseDuration(env.ORDER_CA_SIM_ISSUE_AFTER);
-  } catch (err) {
-    problems.push(`ORDER_CA_SIM_ISSUE_AFTER: ${(err as Error).message}`);
-  }
-  const rejectEmails = (env.ORDER_CA_SIM_REJECT_EMAILS ?? '').split(',').map((s) => s.trim()).filter(Boolean);
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { port, issueAfterMs, rejectEmails };
-}
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ name: 'order-ca-sim', level: config.logLevel });
   if (!config.orderPollApiKey) throw new ConfigError(['ORDER_CA_API_KEY: required by the order-and-poll CA simulator (the key clients must send)']);
-  const settings = simulatorSettings(process.env);
   const dir = join(config.dataDirAbsolute, 'order-ca-sim');
   const issuer = await EmbeddedCa.open({ dir: join(dir, 'ca'), pendingForMs: 0, logger });
   const sim = await startOrderCaSimulator({
-    port: settings.port,
+    port: config.orderCaSimPort,
     apiKey: config.orderPollApiKey,
     dataDir: config.dataDirAbsolute,
-    issueAfterMs: settings.issueAfterMs,
-    rejectEmails: settings.rejectEmails,
+    issueAfterMs: config.orderCaSimIssueAfter,
+    rejectEmails: config.orderCaSimRejectEmails,
     issuer,
     logger,
   });
-  process.stdout.write(`order-and-poll CA simulator: ${sim.url} (orders pending ${settings.issueAfterMs} ms; admin under /sim/)\n`);
+  process.stdout.write(`order-and-poll CA simulator: ${sim.url} (orders pending ${config.orderCaSimIssueAfter} ms; admin under /sim/)\n`);
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

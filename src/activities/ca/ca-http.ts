@@ -1,5 +1,5 @@
 import { Agent, request, type Dispatcher } from 'undici';
-import { nonRetryable, retryable } from '../../../domain/errors';
+import { nonRetryable, retryable } from '../../domain/errors';
 
 /** One answer from a CA's HTTP API: status and body, whatever the status. */
 export interface CaHttpResponse {
