@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { ActivityDeps } from './index';
@@ -6,6 +7,7 @@ import { parsePlatformProfiles } from './index';
 import { createCertificateAuthority } from './ca/registry';
 import { createCegGateway } from './ceg/ceg-gateway';
 import type { EscrowGateway } from './ceg/escrow-gateway';
+import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { loadOrCreateDevKeyring, Sealer } from './crypto/sealing';
 import { createNotifier, workflowUrl } from './notify';
 import { createUserDirectory } from './uem/uem-rest-directory';
@@ -21,13 +23,21 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     settingName: 'SEALING_KEYS',
     logger,
   });
+  const sealer = new Sealer(keyring);
+  const keyOptions = { algorithm: config.keyAlgorithm, rsaBits: config.rsaBits, ecCurve: config.ecCurve };
+  // EC keys cost about a millisecond: a pool only pays for RSA.
+  const keys =
+    config.keyPoolSize > 0 && config.keyAlgorithm === 'rsa'
+      ? new KeyPool({ keyOptions, size: config.keyPoolSize, dir: join(config.dataDirAbsolute, 'key-pool'), sealer, logger })
+      : onDemandKeys(keyOptions);
+  if (keys instanceof KeyPool) keys.refill();
   return {
     ca: await createCertificateAuthority(config, logger),
     gateway: await createGateway(config, logger),
     directory: createUserDirectory(config),
     notifier: createNotifier(config, logger),
-    sealer: new Sealer(keyring),
-    keyOptions: { algorithm: config.keyAlgorithm, rsaBits: config.rsaBits, ecCurve: config.ecCurve },
+    sealer,
+    keys,
     validityDays: config.validityDays,
     pkcs12: { defaultProfile: config.pkcs12DefaultProfile, byPlatform: parsePlatformProfiles(config.pkcs12PlatformProfiles) },
     recipientCertificatePem: config.recipientCertFile ? readFileSync(config.recipientCertFile, 'utf8') : undefined,

@@ -13,7 +13,7 @@ import type { EscrowGateway } from './ceg/escrow-gateway';
 import type { ProvisioningActivities } from './contract';
 import { certificateInfo, certificatePublicKeySha256 } from './crypto/certificate-info';
 import { buildSmimeCsr } from './crypto/csr';
-import { generateKeyPair, type KeyOptions } from './crypto/keys';
+import type { KeySource } from './crypto/key-pool';
 import { encryptForRecipient, randomPassword } from './crypto/password';
 import { buildPkcs12 } from './crypto/pkcs12';
 import type { Sealer } from './crypto/sealing';
@@ -38,7 +38,8 @@ export interface ActivityDeps {
   directory?: UserDirectory;
   notifier: Notifier;
   sealer: Sealer;
-  keyOptions: KeyOptions;
+  /** Where key pairs come from: generated on demand, or a pool filled in idle time. */
+  keys: KeySource;
   validityDays: number;
   pkcs12: Pkcs12Policy;
   /** When set, each password is also encrypted to this certificate for the gateway. */
@@ -74,9 +75,9 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
     },
 
     async generateKeyPair({ kind, user }) {
-      const key = await generateKeyPair(deps.keyOptions);
+      const key = await deps.keys.take();
       const csrPem = await buildSmimeCsr(key, { email: user.email, displayName: user.displayName }, kind);
-      log.info('key pair and CSR ready', { kind, keyAlgorithm: key.algorithm, publicKeySha256: key.publicKeySha256 });
+      log.info('key pair and CSR ready', { kind, keyAlgorithm: key.algorithm, fromPool: key.fromPool, publicKeySha256: key.publicKeySha256 });
       return {
         kind,
         sealedPrivateKey: deps.sealer.seal(key.privateKeyPkcs8, SEALED_KEY),

@@ -6,13 +6,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowFailedError, type WorkflowExecutionDescription } from '@temporalio/client';
+import { WorkflowFailedError } from '@temporalio/client';
 import { CancelledFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../../src/domain/enrollment';
 import { retryable } from '../../src/domain/errors';
 import { enrollmentPayload, uemFields, uemPayload } from '../../src/peers/uem-sim/events';
-import type { ProvisioningMemo } from '../../src/temporal/start';
+import { defaultPolicy } from '../../src/domain/policy';
+import { startProvisioning, type ProvisioningMemo } from '../../src/temporal/start';
 import { projectPath } from '../../src/tools/paths';
 import { searchAttributes } from '../../src/workflows/definitions';
 import { enrollmentEvent } from '../helpers/events';
@@ -107,15 +108,21 @@ describe('UEM webhook on the dev server', function () {
       assert.match(details ?? '', /Platform:\*\* Apple/);
     });
 
-    it('the first search attributes are set at start: Stage=Received, Attempt=0, before any worker ran', async () => {
-      const event = stuckEvent();
-      const answer = await post(event, 'xml');
-      assert.equal(answer.status, 202, answer.text);
-      const description = (await handleOf(answer).describe()) as WorkflowExecutionDescription;
-      const stage = description.typedSearchAttributes.get(searchAttributes.stage);
-      assert.ok(stage !== undefined, 'Stage is set');
-      assert.equal(typeof description.typedSearchAttributes.get(searchAttributes.attempt), 'number');
-      await terminateQuietly(answer);
+    it('the search attributes are set at start: Stage=Received, Attempt=0, before any worker has run', async () => {
+      const event = enrollmentEvent();
+      // A task queue no worker polls: whatever the run shows was written by the start itself.
+      const result = await startProvisioning(env.client, { event, policy: defaultPolicy(), taskQueue: `nobody-${event.deviceUuid}` });
+      assert.equal(result.outcome, 'started');
+      const handle = env.client.workflow.getHandle(result.workflowId, result.runId);
+      try {
+        const description = await handle.describe();
+        assert.equal(description.typedSearchAttributes.get(searchAttributes.stage), 'Received');
+        assert.equal(description.typedSearchAttributes.get(searchAttributes.attempt), 0);
+        assert.equal(description.typedSearchAttributes.get(searchAttributes.deviceUuid), event.deviceUuid);
+        assert.equal(description.historyLength, 2, 'started and a workflow task scheduled: nothing else');
+      } finally {
+        await handle.terminate('test finished');
+      }
     });
 
     it('every shared enrollment sample (JSON, XML, blank email, legacy date) is accepted and started', async () => {

@@ -14,6 +14,7 @@ import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
+import { onDemandKeys } from '../../src/activities/crypto/key-pool';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
 import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
@@ -80,7 +81,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     directory: options.directory,
     notifier: recordingNotifier,
     sealer: new Sealer(sealingKeyring),
-    keyOptions: { algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' },
+    keys: onDemandKeys({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' }),
     validityDays: 365,
     pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
     recipientCertificatePem: pki.recipientCertPem,
