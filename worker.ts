@@ -9,18 +9,16 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
-import { loadOrCreateDevKeyring } from './src/activities/crypto/sealing';
 import { buildActivityDeps } from './src/activities/deps';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
-import { providerDataConverter } from './src/temporal/data-converter';
+import { codecKeyring, providerDataConverter } from './src/temporal/data-converter';
 import { installRuntime } from './src/temporal/runtime';
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
   const activities = createActivities(await buildActivityDeps(config, logger));
-  const codecKeyring = loadOrCreateDevKeyring(config.codecKeys, { dataDir: config.dataDirAbsolute, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   try {
     const worker = await Worker.create({
@@ -29,7 +27,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('./src/workflows'),
       activities,
-      dataConverter: providerDataConverter(codecKeyring),
+      dataConverter: providerDataConverter(codecKeyring(config, logger)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
     });

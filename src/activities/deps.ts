@@ -34,7 +34,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
   return {
     ca: await createCertificateAuthority(config, logger),
     gateway: await createGateway(config, logger),
-    directory: createUserDirectory(config),
+    directory: createUserDirectory(config, logger),
     notifier: createNotifier(config, logger),
     sealer,
     keys,

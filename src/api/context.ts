@@ -33,7 +33,18 @@ export async function withTemporal<T>(
     if (err instanceof HttpProblem) throw err;
     const known = classify?.(err);
     if (known) throw known;
-    log.warn({ err: { name: (err as Error)?.name, message: (err as Error)?.message }, what }, 'Temporal call failed');
+    log.warn({ what, error: describeError(err) }, 'Temporal call failed');
     throw temporalUnavailable();
   }
+}
+
+/** "ServiceError: Failed to describe workflow ← 14 UNAVAILABLE: No connection established": the whole cause chain, briefly. */
+export function describeError(err: unknown): string {
+  const parts: string[] = [];
+  let current: unknown = err;
+  for (let depth = 0; depth < 5 && current; depth += 1) {
+    parts.push(current instanceof Error ? `${current.name}: ${current.message}` : String(current));
+    current = current instanceof Error ? (current as { cause?: unknown }).cause : undefined;
+  }
+  return parts.join(' ← ').slice(0, 1000);
 }

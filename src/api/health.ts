@@ -5,7 +5,7 @@
  */
 import express, { type Router } from 'express';
 import type { Logger } from '../logging';
-import type { ApiContext } from './context';
+import { describeError, type ApiContext } from './context';
 import { HttpProblem } from './problem';
 import { rememberRoute } from './request-log';
 
@@ -22,7 +22,7 @@ export function healthRouter(ctx: ApiContext): Router {
     try {
       await ctx.client.withDeadline(Date.now() + READINESS_TIMEOUT_MS, () => ctx.client.workflowService.describeNamespace({ namespace }));
     } catch (err) {
-      (res.locals.log as Logger).warn({ err: { name: (err as Error)?.name, message: (err as Error)?.message } }, 'not ready: Temporal does not answer');
+      (res.locals.log as Logger).warn({ error: describeError(err) }, 'not ready: Temporal does not answer');
       throw new HttpProblem('unavailable', `Temporal (namespace ${namespace}) does not answer`, { retryAfterSeconds: READINESS_RETRY_AFTER_SECONDS });
     }
     res.json({ status: 'ready', namespace });

@@ -7,7 +7,12 @@ import type { Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { ConfigError, loadConfig, type Config } from '../config';
 import { createLogger, type Logger } from '../logging';
+import { AesGcmPayloadCodec } from '../temporal/codec';
+import { codecOpenApiPaths, createCodecRouter } from '../temporal/codec-server';
+import { codecKeyring } from '../temporal/data-converter';
 import { createApp } from './app';
+import { bearerTokenMatcher, parseApiTokens } from './auth';
+import type { OpenApiPaths } from './openapi';
 import { createTemporalClient } from './temporal-client';
 
 /** In-flight requests get this long to finish after a shutdown signal. */
@@ -17,7 +22,13 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
   const { client, connection } = createTemporalClient(config, logger);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
-  const app = createApp({ client, config, logger, registry });
+  const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
+  const codecRouter = createCodecRouter({
+    codec: new AesGcmPayloadCodec(codecKeyring(config, logger)),
+    allowedOrigins: config.codecCorsOrigins,
+    isOperator: (header) => operators(header)?.role === 'operator',
+  });
+  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOpenApiPaths: codecOpenApiPaths() as OpenApiPaths });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.apiPort, config.apiHost, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -443,6 +443,7 @@ export function openApiDocument(extraPaths: OpenApiPaths = {}): Json {
       { name: 'webhook', description: 'Called by Workspace ONE UEM (HTTP Basic, UEM_WEBHOOK_USERS)' },
       { name: 'management', description: 'Bearer tokens from API_TOKENS: viewer reads, operator also acts' },
       { name: 'meta', description: 'Unauthenticated' },
+      { name: 'codec', description: 'Remote payload codec for the Temporal UI: operator token or codec session' },
     ],
     paths: { ...paths(), ...extraPaths },
     components: {
@@ -450,6 +451,7 @@ export function openApiDocument(extraPaths: OpenApiPaths = {}): Json {
       securitySchemes: {
         uemBasic: { type: 'http', scheme: 'basic', description: 'A user:password pair from UEM_WEBHOOK_USERS' },
         bearer: { type: 'http', scheme: 'bearer', description: 'A token from API_TOKENS; its role (viewer, operator) decides what it may do' },
+        codecSession: { type: 'apiKey', in: 'cookie', name: 'smime_codec_session', description: 'Session from POST /codec/login (operator token)' },
       },
     },
   };

@@ -4,11 +4,10 @@
  * retries short enough that a request fails into a 503 (UEM retries) instead of hanging.
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
-import { loadOrCreateDevKeyring } from '../activities/crypto/sealing';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { providerDataConverter } from '../temporal/data-converter';
+import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
 
 export interface ApiTemporalClient {
   client: Client;
@@ -21,12 +20,6 @@ export function createTemporalClient(config: Config, logger?: Logger): ApiTempor
     // gRPC reconnects by itself; these retries only smooth over a blip inside one request.
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
-  const codecKeyring = loadOrCreateDevKeyring(config.codecKeys, {
-    dataDir: config.dataDirAbsolute,
-    fileName: 'codec-keys.json',
-    settingName: 'CODEC_KEYS',
-    logger,
-  });
-  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring) });
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config, logger)) });
   return { client, connection };
 }

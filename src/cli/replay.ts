@@ -15,10 +15,9 @@ import { Client, Connection } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
-import { loadOrCreateDevKeyring } from '../activities/crypto/sealing';
 import { loadConfig, type Config } from '../config';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { providerDataConverter } from '../temporal/data-converter';
+import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -37,10 +36,6 @@ export function replayOptions(config?: Config): ReplayWorkerOptions {
     dataConverter: config ? providerDataConverter(codecKeyring(config)) : undefined,
     replayName: 'smime-replay',
   };
-}
-
-function codecKeyring(config: Config) {
-  return loadOrCreateDevKeyring(config.codecKeys, { dataDir: config.dataDirAbsolute, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS' });
 }
 
 /** Replay many histories with one worker; yields one outcome per history. */

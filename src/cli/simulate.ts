@@ -6,11 +6,13 @@
  * (sent, accepted, rejected by status). With --wait it then follows every accepted workflow —
  * through the management API (first token in API_TOKENS) or, without a token, Temporal itself —
  * until each is Delivered or Failed, and prints the counts and the time it took.
- * Exit code 1 if anything was rejected, failed or still open at --timeout.
+ * Exit code 1 if anything was rejected, failed or still open at --timeout; 2 for bad arguments.
+ *
+ * Credentials: UEM_WEBHOOK_USERS and API_TOKENS from the environment, else the ones `npm run dev`
+ * keeps in DATA_DIR/dev-credentials.json, so a second terminal needs no set-up. The webhook URL
+ * defaults to http://127.0.0.1:API_PORT/webhooks/uem.
  */
 import { randomInt, randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseApiTokens, parseWebhookUsers, type BasicCredential } from '../api/auth';
 import { createTemporalClient } from '../api/temporal-client';
@@ -19,6 +21,7 @@ import type { EnrollmentEvent } from '../domain/enrollment';
 import { parseDuration } from '../domain/schedule';
 import { enrollmentPayload, type EventFormat } from '../peers/uem-sim/events';
 import { SIM_EMAIL_DOMAIN } from '../peers/uem-sim/users';
+import { readDevCredentials } from '../tools/dev-credentials';
 import { Progress } from '../tools/progress';
 
 export interface SimulateOptions {
@@ -269,26 +272,6 @@ async function main(): Promise<number> {
   process.stdout.write(formatSummary(send, wait));
   const ok = totalRejected(send) === 0 && (!wait || (wait.failed === 0 && wait.open === 0));
   return ok ? 0 : 1;
-}
-
-/**
- * The credentials `npm run dev` generated and keeps in DATA_DIR (dev-credentials.json), so that
- * `npm run simulate` works in a second terminal without copying them into the environment.
- * Settings in the environment always win.
- */
-function readDevCredentials(dataDir: string): { webhookUser: string; webhookPassword: string; operatorToken?: string; viewerToken?: string } | undefined {
-  try {
-    const parsed = JSON.parse(readFileSync(join(dataDir, 'dev-credentials.json'), 'utf8')) as Record<string, unknown>;
-    if (typeof parsed.webhookUser !== 'string' || typeof parsed.webhookPassword !== 'string') return undefined;
-    return {
-      webhookUser: parsed.webhookUser,
-      webhookPassword: parsed.webhookPassword,
-      operatorToken: typeof parsed.operatorToken === 'string' ? parsed.operatorToken : undefined,
-      viewerToken: typeof parsed.viewerToken === 'string' ? parsed.viewerToken : undefined,
-    };
-  } catch {
-    return undefined;
-  }
 }
 
 function localApiBase(config: Config): string {

@@ -159,3 +159,57 @@ turn on <em>Include cross-origin credentials</em>.</p>
 <!--error-->
 <form method="post" action="/codec/login"><input type="password" name="token" autocomplete="off" autofocus>
 <p><button type="submit">Start session</button></p></form></body></html>`;
+
+/** The codec routes in OpenAPI form, merged into the API's document. */
+export function codecOpenApiPaths(): Record<string, unknown> {
+  const payloads = {
+    type: 'object',
+    required: ['payloads'],
+    properties: {
+      payloads: {
+        type: 'array',
+        maxItems: MAX_PAYLOADS,
+        items: {
+          type: 'object',
+          properties: {
+            metadata: { type: 'object', additionalProperties: { type: 'string', contentEncoding: 'base64' } },
+            data: { type: 'string', contentEncoding: 'base64' },
+          },
+        },
+      },
+    },
+  };
+  const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
+  const operation = (direction: 'encode' | 'decode') => ({
+    post: {
+      operationId: `codec${direction === 'encode' ? 'Encode' : 'Decode'}`,
+      tags: ['codec'],
+      summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (the Temporal UI's remote codec; operators only)`,
+      security: [{ bearer: [] }, { codecSession: [] }],
+      parameters: [{ name: 'X-Namespace', in: 'header', required: false, schema: { type: 'string' } }],
+      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
+      responses: {
+        '200': { description: 'The payloads, transformed', content: { 'application/json': { schema: payloads } } },
+        '400': problemResponse('Not a payload list'),
+        '401': problemResponse('No operator token and no codec session'),
+        '422': problemResponse('A payload under an unknown codec key, or tampered'),
+      },
+    },
+  });
+  return {
+    '/codec/encode': operation('encode'),
+    '/codec/decode': operation('decode'),
+    '/codec/login': {
+      get: { operationId: 'codecLoginPage', tags: ['codec'], summary: 'Form to start a codec session in this browser', security: [], responses: { '200': { description: 'HTML form', content: { 'text/html': { schema: { type: 'string' } } } } } },
+      post: {
+        operationId: 'codecLogin',
+        tags: ['codec'],
+        summary: 'Start an 8-hour codec session (HttpOnly cookie) with an operator token',
+        security: [],
+        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
+        responses: { '200': { description: 'Signed in (Set-Cookie)', content: { 'text/html': { schema: { type: 'string' } } } }, '401': { description: 'Not an operator token', content: { 'text/html': { schema: { type: 'string' } } } } },
+      },
+    },
+    '/codec/logout': { post: { operationId: 'codecLogout', tags: ['codec'], summary: 'End the codec session', security: [], responses: { '204': { description: 'Signed out' } } } },
+  };
+}

@@ -1,6 +1,13 @@
 import type { DataConverter } from '@temporalio/common';
-import type { Keyring } from '../activities/crypto/sealing';
+import { loadOrCreateDevKeyring, type Keyring } from '../activities/crypto/sealing';
+import type { Config } from '../config';
+import type { Logger } from '../logging';
 import { AesGcmPayloadCodec } from './codec';
+
+/** The payload codec's keys: CODEC_KEYS, or (development) a key file in the data folder. */
+export function codecKeyring(config: Config, logger?: Logger): Keyring {
+  return loadOrCreateDevKeyring(config.codecKeys, { dataDir: config.dataDirAbsolute, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
+}
 
 /**
  * The data converter every client and worker of the provider uses: encrypted payloads and

@@ -6,45 +6,17 @@
  * Settings come from the environment like everywhere else; the dev stack only fills in what a
  * developer has not set (dev credentials, peer URLs), and prints them.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { ensureDevCredentials } from './dev-credentials';
 import { ToolUnavailable } from './go-tool';
 import { projectPath } from './paths';
 import { devServerArgs, readStackFile } from './stack-file';
 import { Supervisor, type ProcessSpec } from './supervisor';
 import { ensureTemporalCli } from './temporal-cli';
 import { waitForPort } from './test-server';
-
-interface DevCredentials {
-  webhookUser: string;
-  webhookPassword: string;
-  operatorToken: string;
-  viewerToken: string;
-  uemApiUser: string;
-  uemApiPassword: string;
-  uemTenantCode: string;
-}
-
-/** Stable across runs (kept in the data folder), random per checkout. Development only. */
-function devCredentials(dataDir: string): DevCredentials {
-  const file = join(dataDir, 'dev-credentials.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as DevCredentials;
-  const token = (bytes: number) => randomBytes(bytes).toString('base64url');
-  const created: DevCredentials = {
-    webhookUser: 'uem-webhook',
-    webhookPassword: token(18),
-    operatorToken: `op_${token(24)}`,
-    viewerToken: `view_${token(24)}`,
-    uemApiUser: 'uem-api',
-    uemApiPassword: token(18),
-    uemTenantCode: token(24),
-  };
-  writeFileSync(file, JSON.stringify(created, null, 2), { mode: 0o600 });
-  return created;
-}
 
 async function portInUse(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((done) => {
@@ -94,7 +66,7 @@ async function main(): Promise<void> {
   }
 
   const temporal = await ensureTemporalCli();
-  const creds = devCredentials(dataDir);
+  const creds = ensureDevCredentials(dataDir);
   const codecEndpoint = stack.temporal.uiCodecEndpoint ? stack.temporal.uiCodecEndpoint.replace(/:\d+\//, `:${apiPort}/`) : '';
   const env: NodeJS.ProcessEnv = {
     DATA_DIR: dataDir,

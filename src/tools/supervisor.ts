@@ -53,10 +53,19 @@ export class Supervisor {
     return child;
   }
 
-  /** SIGTERM to every process group, then SIGKILL to whatever is still there after the grace period. */
+  /**
+   * Stop in two waves: first everything started after the first process (worker, API, peers),
+   * then the first (the Temporal server), so clients never log a server that vanished under them.
+   * Each wave: SIGTERM to every process group, SIGKILL to what is left after the grace period.
+   */
   async stop(graceMs = 10_000): Promise<void> {
     this.stopping = true;
     const running = [...this.children.entries()];
+    await this.stopGroup(running.slice(1), graceMs);
+    await this.stopGroup(running.slice(0, 1), graceMs);
+  }
+
+  private async stopGroup(running: [string, ChildProcess][], graceMs: number): Promise<void> {
     const exits = running.map(([, child]) => new Promise<void>((done) => (child.exitCode !== null || child.signalCode !== null ? done() : child.once('exit', () => done()))));
     for (const [, child] of running) signalGroup(child, 'SIGTERM');
     const timer = setTimeout(() => {
@@ -69,7 +78,7 @@ export class Supervisor {
     }, graceMs);
     await Promise.all(exits);
     clearTimeout(timer);
-    // A launcher (tsx) may exit before its node child: sweep the groups once more.
+    // A launcher may exit before its own children: sweep the groups once more.
     for (const [, child] of running) signalGroup(child, 'SIGKILL');
   }
 

@@ -3,6 +3,7 @@
  * Bearer tokens from API_TOKENS; `viewer` may read, `operator` may also act. Only provisioning
  * workflow IDs are accepted, so the API cannot be used to poke at other workflows in the namespace.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 import { z } from 'zod';
@@ -46,7 +47,7 @@ const listQuery = z.strictObject({
   deviceUuid: uuid.optional(),
   userUuid: uuid.optional(),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
-  pageToken: z.string().regex(/^[A-Za-z0-9_-]+$/, 'not a page token').max(4096).optional(),
+  pageToken: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'not a page token').max(8192).optional(),
 });
 
 export interface EnrollmentList {
@@ -97,6 +98,9 @@ export function managementRouter(ctx: ApiContext): Router {
     if (filters.stage) clauses.push(`Stage = '${filters.stage}'`);
     if (filters.deviceUuid) clauses.push(`DeviceUUID = '${filters.deviceUuid}'`);
     if (filters.userUuid) clauses.push(`EnrollmentUserUUID = '${filters.userUuid}'`);
+    const query = clauses.join(' AND ');
+    const nextPageToken = filters.pageToken ? decodePageToken(query, filters.pageToken) : undefined;
+    if (filters.pageToken && !nextPageToken) throw new HttpProblem('badRequest', 'the page token is not valid for these filters');
     const response = await withTemporal(
       ctx,
       log(res),
@@ -104,9 +108,9 @@ export function managementRouter(ctx: ApiContext): Router {
       () =>
         ctx.client.workflowService.listWorkflowExecutions({
           namespace: ctx.client.options.namespace,
-          query: clauses.join(' AND '),
+          query,
           pageSize: filters.pageSize ?? DEFAULT_PAGE_SIZE,
-          nextPageToken: filters.pageToken ? Buffer.from(filters.pageToken, 'base64url') : undefined,
+          nextPageToken,
         }),
       (err) => (grpcCode(err) === GRPC.INVALID_ARGUMENT ? new HttpProblem('badRequest', 'the page token is not valid (it may have expired)') : undefined),
     );
@@ -114,7 +118,7 @@ export function managementRouter(ctx: ApiContext): Router {
     const items = await Promise.all(
       (response.executions ?? []).map(async (raw) => summarise(await executionInfoFromRaw(raw, converter, raw, ctx.client.options.namespace))),
     );
-    const token = response.nextPageToken && response.nextPageToken.length > 0 ? Buffer.from(response.nextPageToken).toString('base64url') : null;
+    const token = response.nextPageToken && response.nextPageToken.length > 0 ? encodePageToken(query, response.nextPageToken) : null;
     const list: EnrollmentList = { items, nextPageToken: token };
     res.json(list);
   });
@@ -186,6 +190,29 @@ export function managementRouter(ctx: ApiContext): Router {
   }
 
   return router;
+}
+
+/**
+ * Page tokens carry Temporal's opaque token plus a check value over it and the query. A token that
+ * was mangled, or is replayed with other filters, is refused here with 400 instead of reaching the
+ * visibility store (which answers garbage with an internal error). A check value, not a MAC: the
+ * token is no secret and a forged one can at worst fail in Temporal.
+ */
+function pageTokenCheck(query: string, token: Uint8Array): string {
+  return createHash('sha256').update(query).update('\0').update(token).digest('base64url').slice(0, 16);
+}
+
+function encodePageToken(query: string, token: Uint8Array): string {
+  return `${Buffer.from(token).toString('base64url')}.${pageTokenCheck(query, token)}`;
+}
+
+function decodePageToken(query: string, text: string): Buffer | undefined {
+  const [encoded, check, ...rest] = text.split('.');
+  if (!encoded || !check || rest.length > 0) return undefined;
+  const token = Buffer.from(encoded, 'base64url');
+  const expected = Buffer.from(pageTokenCheck(query, token));
+  const given = Buffer.from(check);
+  return given.length === expected.length && timingSafeEqual(given, expected) ? token : undefined;
 }
 
 function provisioningId(req: Request): string {

@@ -41,6 +41,8 @@ export function webhookRouter(ctx: ApiContext): Router {
   const users = parseWebhookUsers(ctx.config.webhookUsers);
   if (users.length === 0) ctx.logger.warn('UEM_WEBHOOK_USERS is empty: the webhook will refuse every request (401)');
   const policy = provisioningPolicy(ctx.config);
+  // Any Content-Type: it was checked already, and the parser decodes by its charset.
+  const readBody = express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES });
   const authenticate = requireBasicAuth(users, (req) => {
     if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'unauthorized');
   });
@@ -61,7 +63,12 @@ export function webhookRouter(ctx: ApiContext): Router {
       }
       next();
     },
-    express.raw({ type: () => true, limit: WEBHOOK_BODY_LIMIT_BYTES }),
+    (req, res, next) => {
+      readBody(req, res, (err?: unknown) => {
+        if (err) ctx.metrics.eventReceived('unknown', 'rejected'); // too large, bad encoding, aborted
+        next(err);
+      });
+    },
     async (req: Request, res: Response) => {
       const log = res.locals.log as Logger;
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

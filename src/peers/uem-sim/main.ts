@@ -34,7 +34,7 @@ async function main(): Promise<void> {
     oauth,
     logger,
   });
-  logger.info({ url: sim.url, tokenUrl: sim.tokenUrl, fixture: values.users }, `UEM simulator ready: set UEM_API_URL=${sim.url}`);
+  logger.info({ url: sim.url, tokenUrl: sim.tokenUrl, fixture: values.users }, `UEM simulator listening: the provider's UEM_API_URL is ${sim.url}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       sim.close().then(() => process.exit(0), () => process.exit(1));

@@ -139,7 +139,6 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   const { port } = server.address() as AddressInfo;
   const host = options.host && options.host !== '0.0.0.0' && options.host !== '::' ? options.host : '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  options.logger?.info({ url, oauth: !!options.oauth }, 'UEM simulator listening');
 
   return {
     url,

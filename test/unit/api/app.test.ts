@@ -19,7 +19,6 @@ import {
   clientFor,
   freePort,
   OPERATOR_TOKEN,
-  postEvent,
   request,
   startApi,
   VIEWER_TOKEN,

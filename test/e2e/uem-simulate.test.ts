@@ -1,0 +1,121 @@
+/**
+ * `npm run simulate` as a real process against the API, the dev server and a worker whose
+ * resolveUser looks blank-email users up in the UEM simulator through UemRestDirectory: the
+ * summary, the exit code, and --wait through the management API or through Temporal.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { UemRestDirectory } from '../../src/activities/uem/uem-rest-directory';
+import { nonRetryable } from '../../src/domain/errors';
+import { startUemSimulator, type UemSimulator } from '../../src/peers/uem-sim/server';
+import { projectPath } from '../../src/tools/paths';
+import { fakeActivities } from '../helpers/fake-activities';
+import { devServerEnv } from '../helpers/temporal';
+import { apiConfig, startApi, startWorker, VIEWER_TOKEN, WEBHOOK_PASSWORD, WEBHOOK_USER, type RunningApi, type TestConfig } from '../unit/api/harness';
+
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe('npm run simulate against the running stack', function () {
+  this.timeout(120_000);
+  let env: TestWorkflowEnvironment;
+  let testConfig: TestConfig;
+  let api: RunningApi;
+  let sim: UemSimulator;
+  let worker: { stop(): Promise<void> };
+  const lookedUp: string[] = [];
+
+  before(async function () {
+    this.timeout(180_000);
+    env = await devServerEnv();
+    testConfig = apiConfig();
+    sim = await startUemSimulator({ port: 0, username: 'uem-api', password: 'uem-api-Password', tenantCode: 'sim-tenant' });
+    const directory = new UemRestDirectory({ baseUrl: sim.url, apiVersion: 'v2', tenantCode: 'sim-tenant', basic: { username: 'uem-api', password: 'uem-api-Password' }, timeoutMs: 5000 });
+    const activities = fakeActivities({
+      async resolveUser(event) {
+        if (event.email) return { email: event.email, source: 'event' };
+        const found = await directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId });
+        if (!found.email) throw nonRetryable('UserHasNoEmail', 'no email in UEM');
+        lookedUp.push(found.email);
+        return { email: found.email, source: 'directory' };
+      },
+    });
+    worker = await startWorker(env, testConfig.config.taskQueue, activities);
+    api = await startApi({ client: env.client, config: testConfig.config });
+  });
+  after(async function () {
+    this.timeout(60_000);
+    await api?.close();
+    await worker?.stop();
+    await sim?.close();
+    testConfig?.cleanUp();
+  });
+
+  function simulate(args: string[], extraEnv: Record<string, string>): Promise<CliRun> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, ['--require', 'tsx/cjs', projectPath('src', 'cli', 'simulate.ts'), ...args], {
+        cwd: projectPath(),
+        env: {
+          PATH: process.env.PATH,
+          DATA_DIR: testConfig.config.dataDirAbsolute,
+          LOG_LEVEL: 'silent',
+          UEM_WEBHOOK_USERS: `${WEBHOOK_USER}:${WEBHOOK_PASSWORD}`,
+          ...extraEnv,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk) => (stdout += String(chunk)));
+      child.stderr.on('data', (chunk) => (stderr += String(chunk)));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
+    });
+  }
+
+  it('--devices 6 --format xml --blank-email --wait: all accepted, looked up in UEM, delivered; exit 0', async () => {
+    const before = lookedUp.length;
+    const run = await simulate(['--devices', '6', '--format', 'xml', '--blank-email', '--wait', '--timeout', '60s', '--url', `${api.url}/webhooks/uem`], { API_TOKENS: `${VIEWER_TOKEN}:viewer` });
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^sent:\s+6$/m);
+    assert.match(run.stdout, /^accepted:\s+6$/m);
+    assert.match(run.stdout, /^rejected:\s+0$/m);
+    assert.match(run.stdout, /^delivered:\s+6$/m);
+    assert.match(run.stdout, /^failed:\s+0$/m);
+    assert.match(run.stderr, /via the management API/);
+    assert.equal(lookedUp.length - before, 6, 'every blank-email user was looked up in the UEM simulator');
+    assert.ok(lookedUp.slice(before).every((email) => email.endsWith('@uem-sim.example.test')));
+  });
+
+  it('--wait without an API token follows the workflows through Temporal', async () => {
+    const run = await simulate(['--devices', '3', '--rate', '20', '--wait', '--timeout', '60s', '--url', `${api.url}/webhooks/uem`], {
+      TEMPORAL_ADDRESS: env.address,
+      TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    });
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^delivered:\s+3$/m);
+    assert.match(run.stderr, /via Temporal/);
+  });
+
+  it('wrong webhook credentials: everything rejected by status, exit 1', async () => {
+    const run = await simulate(['--devices', '2', '--url', `${api.url}/webhooks/uem`], { UEM_WEBHOOK_USERS: `${WEBHOOK_USER}:not-the-password` });
+    assert.equal(run.code, 1, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^accepted:\s+0$/m);
+    assert.match(run.stdout, /^rejected:\s+2 \(401: 2\)$/m);
+  });
+
+  it('bad arguments: a usage message, exit 2', async () => {
+    const run = await simulate(['--devices', '0'], {});
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, /--devices must be/);
+    assert.match(run.stderr, /usage: npm run simulate/);
+  });
+});
