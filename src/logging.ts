@@ -11,6 +11,8 @@ export const REDACT_PATHS = [
   '*.passphrase',
   'privateKey',
   '*.privateKey',
+  'privateKeyPkcs8',
+  '*.privateKeyPkcs8',
   'pkcs12',
   '*.pkcs12',
   'sealedPrivateKey',

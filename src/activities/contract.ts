@@ -56,7 +56,7 @@ export interface CleanUpInput {
   event: EnrollmentEvent;
   /** Credentials that reached the gateway or the CA in this run (public facts only). */
   credentials: { kind: CredentialKind; serial?: string; delivered: boolean }[];
-  reason: 'cancelled';
+  reason: 'cancelled' | 'unenrolled';
 }
 
 export interface CleanUpReport {

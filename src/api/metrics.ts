@@ -10,6 +10,8 @@ export type EventOutcome =
   | 'joined'
   | 'duplicate'
   | 'cancel-requested'
+  | 'retire-started'
+  | 'already-retired'
   | 'not-running'
   | 'not-found'
   | 'stale'

@@ -81,7 +81,7 @@ const schemas: Record<string, Json> = {
     properties: {
       workflowId,
       runId: { type: 'string' },
-      outcome: { enum: ['cancel-requested', 'not-running', 'not-found', 'stale'] },
+      outcome: { enum: ['cancel-requested', 'retire-started', 'already-retired', 'not-running', 'not-found', 'stale'] },
     },
   },
   WebhookResult: {
@@ -90,10 +90,10 @@ const schemas: Record<string, Json> = {
     additionalProperties: false,
     properties: {
       outcome: {
-        enum: ['started', 'joined', 'duplicate', 'cancel-requested', 'not-running', 'not-found', 'stale', 'ignored'],
+        enum: ['started', 'joined', 'duplicate', 'cancel-requested', 'retire-started', 'already-retired', 'not-running', 'not-found', 'stale', 'ignored'],
         description:
           'started: a new run (202); joined: the open run for this user and device (200); duplicate: this event was handled before (200); ' +
-          'cancel-requested / not-running / not-found / stale: an unenrollment (202); ignored: an event type the provider does not act on (202)',
+          'cancel-requested (open run cancelled) / retire-started, already-retired (a closed run\'s credentials removed and its signing certificate revoked) / not-running / not-found / stale: an unenrollment (202); ignored: an event type the provider does not act on (202)',
       },
       eventType: { type: 'string' },
       workflowId,

@@ -39,6 +39,7 @@ function crossChecks(s: Settings): string[] {
     need(s.cegUrl, 'CEG_URL', 'when GATEWAY_TYPE=ceg');
     need(!!s.cegClientCertFile === !!s.cegClientKeyFile, s.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT', 'when the other half of the CEG client certificate is set');
   }
+  if (s.escrowStore === 'postgres') need(s.escrowDatabaseUrl, 'ESCROW_DATABASE_URL', 'when ESCROW_STORE=postgres');
   if (s.gatewayType === 'uem-direct') need(s.uemApiUrl, 'UEM_API_URL', 'when GATEWAY_TYPE=uem-direct');
   if (s.notifiers.includes('webhook')) need(s.notifyWebhookUrl, 'NOTIFY_WEBHOOK_URL', 'when NOTIFIERS includes webhook');
   if (s.notifiers.includes('email')) {

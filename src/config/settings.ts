@@ -106,6 +106,12 @@ export const SETTINGS = {
 
   revokeSigningOnUnenroll: setting({ env: 'REVOKE_SIGNING_ON_UNENROLL', path: 'ca.revokeSigningOnUnenroll', schema: bool, default: 'true', description: 'On unenroll, wipe or delete: revoke the device\'s signing certificate at the CA (when the CA supports it). Encryption keys are never destroyed.' }),
 
+  // --- credential escrow ---------------------------------------------------------------------------
+  escrowStore: setting({ env: 'ESCROW_STORE', path: 'escrow.store', schema: z.enum(['sqlite', 'postgres']), default: 'sqlite', description: 'Where escrowed private keys live (encrypted): sqlite (DATA_DIR/escrow.db, one host) or postgres (ESCROW_DATABASE_URL, several workers).' }),
+  escrowDatabaseUrl: setting({ env: 'ESCROW_DATABASE_URL', path: 'escrow.databaseUrl', schema: optionalText, description: 'PostgreSQL URL for ESCROW_STORE=postgres, e.g. postgresql://user:password@host:5432/db?sslmode=verify-full.', secret: true }),
+  escrowClaimLease: setting({ env: 'ESCROW_CLAIM_LEASE', path: 'escrow.claimLease', schema: duration, default: '1h', description: 'How long a workflow holds the right to issue a shared credential before another device may take over (renewed while it waits for the CA).' }),
+  signingCredentialScope: setting({ env: 'SIGNING_CREDENTIAL_SCOPE', path: 'provisioning.signingCredentialScope', schema: z.enum(['device', 'user']), default: 'device', description: 'Signing credentials: one per device, or one per user shared by all their devices (encryption credentials are always one per user, escrowed).' }),
+
   // --- escrow gateway ------------------------------------------------------------------------------
   gatewayType: setting({ env: 'GATEWAY_TYPE', path: 'gateway.type', schema: z.enum(['ceg', 'uem-direct']), default: 'ceg', description: 'Where credentials go: ceg (Credential Escrow Gateway, mTLS) or uem-direct (UEM REST upload; UEM then holds the keys).' }),
   cegUrl: setting({ env: 'CEG_URL', path: 'gateway.ceg.url', schema: optionalText, default: 'https://localhost:8443', description: 'Base URL of the Credential Escrow Gateway.' }),

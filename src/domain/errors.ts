@@ -19,6 +19,10 @@ export const NON_RETRYABLE_ERRORS = {
   ConfigurationError: 'ConfigurationError',
   /** A sealed secret cannot be opened (key id unknown, tampered ciphertext). */
   SealingError: 'SealingError',
+  /** This workflow's claim to issue a shared (escrowed) credential was taken over: claim again. */
+  EscrowClaimLost: 'EscrowClaimLost',
+  /** A credential offered to the escrow does not hold together (key and certificate differ). */
+  EscrowInvalidInput: 'EscrowInvalidInput',
 } as const;
 
 export const RETRYABLE_ERRORS = {
@@ -30,6 +34,8 @@ export const RETRYABLE_ERRORS = {
   GatewayUnavailable: 'GatewayUnavailable',
   /** A notifier could not deliver its message. */
   NotifierUnavailable: 'NotifierUnavailable',
+  /** The escrow database did not answer. */
+  EscrowUnavailable: 'EscrowUnavailable',
 } as const;
 
 /** The workflow's own terminal failure type: attempts or window exhausted, or a non-retryable error. */

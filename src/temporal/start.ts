@@ -10,11 +10,23 @@
  * - a newer EventTime after the previous run closed starts a new run (reuse policy ALLOW_DUPLICATE).
  */
 import { randomUUID } from 'node:crypto';
-import { type Client, isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
 import type { ProvisioningPolicy } from '../domain/policy';
-import { searchAttributes, WORKFLOW_TYPE, type ProvisionInput } from '../workflows/definitions';
+import { DELIVERY_FAILED } from '../domain/errors';
+import {
+  RETIRE_WORKFLOW_TYPE,
+  retireWorkflowId,
+  searchAttributes,
+  WORKFLOW_TYPE,
+  type CredentialStatus,
+  type DeliveryReport,
+  type FailureReport,
+  type ProvisionInput,
+  type RetireInput,
+} from '../workflows/definitions';
 
 export type StartOutcome = 'started' | 'joined' | 'duplicate';
 
@@ -83,7 +95,13 @@ export async function startProvisioning(client: Client, input: StartProvisioning
   return { workflowId, runId, outcome };
 }
 
-export type CancelOutcome = 'cancel-requested' | 'not-running' | 'not-found' | 'stale';
+/**
+ * cancel-requested: the open run was asked to cancel (it cleans up itself);
+ * retire-started / already-retired: the run had closed, so a retireSmime workflow cleans up what it delivered;
+ * not-running: closed with nothing to clean up (cancelled before, or nothing issued);
+ * not-found: no run for that user and device; stale: the open run belongs to a later enrollment.
+ */
+export type CancelOutcome = 'cancel-requested' | 'retire-started' | 'already-retired' | 'not-running' | 'not-found' | 'stale';
 
 export interface CancelProvisioningResult {
   workflowId: string;
@@ -97,6 +115,11 @@ export interface CancelProvisioningOptions {
    * *later* enrollment is left alone: that unenrollment was about an earlier enrollment, delivered late.
    */
   eventTime?: string;
+  /**
+   * When the latest run has already closed, retire what it delivered (gateway clean-up, signing
+   * revocation by policy) with a retireSmime workflow on this task queue. Unset: just report it.
+   */
+  retireOnQueue?: string;
 }
 
 /**
@@ -111,7 +134,12 @@ export async function cancelProvisioning(
 ): Promise<CancelProvisioningResult> {
   const latest = await latestRun(client, workflowId);
   if (!latest) return { workflowId, outcome: 'not-found' };
-  if (!latest.running) return { workflowId, runId: latest.runId, outcome: 'not-running' };
+  if (!latest.running) {
+    if (options.retireOnQueue && !(options.eventTime && latest.eventTime && isNewerEventTime(latest.eventTime, options.eventTime))) {
+      return retireClosedRun(client, workflowId, latest.runId, reason, options.retireOnQueue);
+    }
+    return { workflowId, runId: latest.runId, outcome: 'not-running' };
+  }
   if (options.eventTime && latest.eventTime && isNewerEventTime(latest.eventTime, options.eventTime)) {
     return { workflowId, runId: latest.runId, outcome: 'stale' };
   }
@@ -158,6 +186,12 @@ export async function latestRun(client: Client, workflowId: string): Promise<Lat
  * workflow input in its first history event instead.
  */
 async function eventTimeFromInput(client: Client, workflowId: string, runId: string): Promise<string | undefined> {
+  const eventTime = (await provisioningInput(client, workflowId, runId))?.event?.eventTime;
+  return typeof eventTime === 'string' ? eventTime : undefined;
+}
+
+/** A run's input, from the first event of its history. */
+async function provisioningInput(client: Client, workflowId: string, runId: string): Promise<Partial<ProvisionInput> | undefined> {
   const response = await client.workflowService.getWorkflowExecutionHistory({
     namespace: client.options.namespace,
     execution: { workflowId, runId },
@@ -166,8 +200,47 @@ async function eventTimeFromInput(client: Client, workflowId: string, runId: str
   const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
   if (!payloads?.length) return undefined;
   const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads);
-  const eventTime = (first as Partial<ProvisionInput> | undefined)?.event?.eventTime;
-  return typeof eventTime === 'string' ? eventTime : undefined;
+  return first as Partial<ProvisionInput> | undefined;
+}
+
+/**
+ * Clean up after a closed run: what it issued and delivered comes from its result (Delivered) or
+ * its failure report (Failed). A cancelled run cleaned up itself; a terminated one left no report.
+ * One retireSmime per closed run: a repeated unenroll event finds it and changes nothing.
+ */
+async function retireClosedRun(client: Client, workflowId: string, runId: string, reason: string, taskQueue: string): Promise<CancelProvisioningResult> {
+  const handle = client.workflow.getHandle(workflowId, runId);
+  let credentials: CredentialStatus[] | undefined;
+  try {
+    credentials = ((await handle.result()) as DeliveryReport).credentials;
+  } catch (err) {
+    if (err instanceof WorkflowFailedError && err.cause instanceof ApplicationFailure && err.cause.type === DELIVERY_FAILED) {
+      credentials = (err.cause.details?.[0] as FailureReport | undefined)?.credentials;
+    }
+  }
+  const input = await provisioningInput(client, workflowId, runId);
+  const issued = (credentials ?? []).filter((c) => c.serial || c.state === 'delivered');
+  if (!input?.event || issued.length === 0) return { workflowId, runId, outcome: 'not-running' };
+  const retireInput: RetireInput = {
+    event: input.event,
+    provisioningRunId: runId,
+    credentials: issued.map((c) => ({ kind: c.kind, serial: c.serial, delivered: c.state === 'delivered' })),
+    reason,
+  };
+  try {
+    await client.workflow.start(RETIRE_WORKFLOW_TYPE, {
+      workflowId: retireWorkflowId(workflowId, runId),
+      taskQueue,
+      args: [retireInput],
+      workflowIdReusePolicy: 'REJECT_DUPLICATE',
+      workflowIdConflictPolicy: 'USE_EXISTING',
+      staticSummary: `Retire S/MIME credentials: ${provisioningSummary(input.event)}`.slice(0, MAX_SUMMARY_LENGTH),
+    });
+  } catch (err) {
+    if (err instanceof WorkflowExecutionAlreadyStartedError) return { workflowId, runId, outcome: 'already-retired' };
+    throw err;
+  }
+  return { workflowId, runId, outcome: 'retire-started' };
 }
 
 /** True when `candidate` is strictly later than `reference`; an unknown reference counts as older. */

@@ -11,6 +11,23 @@ import type { Stage } from '../domain/stages';
 import type { FailureReason } from '../activities/notify/notifier';
 
 export const WORKFLOW_TYPE = 'provisionSmime';
+export const RETIRE_WORKFLOW_TYPE = 'retireSmime';
+
+/** Clean-up after an unenroll for a provisioning run that already closed. */
+export interface RetireInput {
+  /** The enrollment as the provisioning run knew it. */
+  event: EnrollmentEvent;
+  provisioningRunId: string;
+  /** What that run had issued and delivered (public facts only). */
+  credentials: { kind: CredentialKind; serial?: string; delivered: boolean }[];
+  /** The UEM event that asked for it, in words. */
+  reason: string;
+}
+
+/** Retire workflow ID: one per closed provisioning run, so a repeated unenroll event joins it. */
+export function retireWorkflowId(provisioningWorkflowId: string, provisioningRunId: string): string {
+  return `${provisioningWorkflowId.replace(/^smime-/, 'smime-retire-')}-${provisioningRunId}`;
+}
 
 export interface ProvisionInput {
   event: EnrollmentEvent;

@@ -30,7 +30,7 @@ import {
   type HttpAnswer,
   type RunningApi,
   type TestConfig,
-} from '../unit/api/harness';
+} from '../helpers/api-harness';
 
 const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');
 

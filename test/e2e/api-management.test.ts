@@ -13,7 +13,7 @@ import { enrollmentPayload } from '../../src/peers/uem-sim/events';
 import { enrollmentEvent } from '../helpers/events';
 import { fakeActivities } from '../helpers/fake-activities';
 import { devServerEnv } from '../helpers/temporal';
-import { apiConfig, bearer, OPERATOR_TOKEN, postEvent, request, startApi, startWorker, VIEWER_TOKEN, type HttpAnswer, type RunningApi, type TestConfig } from '../unit/api/harness';
+import { apiConfig, bearer, OPERATOR_TOKEN, postEvent, request, startApi, startWorker, VIEWER_TOKEN, type HttpAnswer, type RunningApi, type TestConfig } from '../helpers/api-harness';
 import { OpenApiConformance } from '../unit/api/openapi-conformance';
 
 interface View {

@@ -401,9 +401,9 @@ describe('escrow store', function () {
 
       it('lets another owner claim once the lease has expired; the old holder then cannot store', async () => {
         const key = userKey();
-        const old = claimed(await store.claim(key, 'wf-slow', { leaseMs: 150 }));
+        const old = claimed(await store.claim(key, 'wf-slow', { leaseMs: 500 }));
         assert.equal((await store.claim(key, 'wf-next')).status, 'wait');
-        await sleep(250);
+        await sleep(600);
         const next = claimed(await store.claim(key, 'wf-next'));
         assert.notEqual(next.claimId, old.claimId);
         const lost = await failsWith(store.store(old.claimId, 'wf-slow', toStore(key, cred(1))), ESCROW_ERRORS.ClaimLost, true);

@@ -12,7 +12,7 @@ import { startUemSimulator, type UemSimulator } from '../../src/peers/uem-sim/se
 import { projectPath } from '../../src/tools/paths';
 import { fakeActivities } from '../helpers/fake-activities';
 import { devServerEnv } from '../helpers/temporal';
-import { apiConfig, startApi, startWorker, VIEWER_TOKEN, WEBHOOK_PASSWORD, WEBHOOK_USER, type RunningApi, type TestConfig } from '../unit/api/harness';
+import { apiConfig, startApi, startWorker, VIEWER_TOKEN, WEBHOOK_PASSWORD, WEBHOOK_USER, type RunningApi, type TestConfig } from '../helpers/api-harness';
 
 interface CliRun {
   code: number | null;

@@ -112,11 +112,15 @@ export function webhookRouter(ctx: ApiContext): Router {
           : await unavailableAware(log, parsed.kind, 'find runs of the device', () => openRunsOfDevice(parsed.deviceUuid));
         const workflows: CancelProvisioningResult[] = [];
         for (const workflowId of workflowIds) {
-          workflows.push(await unavailableAware(log, parsed.kind, 'cancel provisioning', () => cancelProvisioning(ctx.client, workflowId, reason, { eventTime: parsed.eventTime })));
+          workflows.push(await unavailableAware(log, parsed.kind, 'cancel provisioning', () => cancelProvisioning(ctx.client, workflowId, reason, { eventTime: parsed.eventTime, retireOnQueue: ctx.config.taskQueue })));
         }
         const outcome: EventOutcome = workflows.some((w) => w.outcome === 'cancel-requested')
           ? 'cancel-requested'
-          : workflows.some((w) => w.outcome === 'stale')
+          : workflows.some((w) => w.outcome === 'retire-started')
+            ? 'retire-started'
+            : workflows.some((w) => w.outcome === 'already-retired')
+              ? 'already-retired'
+              : workflows.some((w) => w.outcome === 'stale')
             ? 'stale'
             : workflows.some((w) => w.outcome === 'not-running')
               ? 'not-running'

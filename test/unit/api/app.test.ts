@@ -29,7 +29,7 @@ import {
   type HttpAnswer,
   type RunningApi,
   type TestConfig,
-} from './harness';
+} from '../../helpers/api-harness';
 import { OpenApiConformance, registeredRoutes } from './openapi-conformance';
 
 const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');

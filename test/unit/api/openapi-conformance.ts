@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import type express from 'express';
 import Ajv2020 from 'ajv/dist/2020';
 import addFormats from 'ajv-formats';
-import type { HttpAnswer } from './harness';
+import type { HttpAnswer } from '../../helpers/api-harness';
 
 export interface RegisteredRoute {
   method: string;

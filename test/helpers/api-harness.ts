@@ -15,11 +15,11 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import pino from 'pino';
 import { Registry } from 'prom-client';
-import { createApp } from '../../../src/api/app';
-import { loadConfig, type Config, type SettingName } from '../../../src/config';
-import { REDACT_PATHS, type Logger } from '../../../src/logging';
-import type { FakeActivities } from '../../helpers/fake-activities';
-import { workflowBundle } from '../../helpers/temporal';
+import { createApp } from '../../src/api/app';
+import { loadConfig, type Config, type SettingName } from '../../src/config';
+import { REDACT_PATHS, type Logger } from '../../src/logging';
+import type { FakeActivities } from './fake-activities';
+import { workflowBundle } from './temporal';
 
 export const WEBHOOK_USER = 'uem-console';
 export const WEBHOOK_PASSWORD = 'first-Secret:with-colon';
