@@ -6,6 +6,7 @@
 import type { CredentialKind, EnrollmentEvent } from '../domain/enrollment';
 import type {
   CertificateInfo,
+  Sealed,
   IssuanceOutcome,
   PreparedRequest,
   ResolvedUser,
@@ -52,6 +53,42 @@ export interface UploadCredentialInput {
   thumbprint: string;
 }
 
+/** Shared credentials (encryption: one per user) come from the escrow or are issued under a claim. */
+export interface ClaimSharedCredentialInput {
+  kind: CredentialKind;
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  /** Who claims: stable for the workflow, so claiming again renews the same lease. */
+  owner: string;
+}
+
+export type SharedCredentialClaim =
+  /** The user already has this credential: deliver it to this device too. Key sealed. */
+  | { status: 'exists'; credentialId: string; sealedPrivateKey: Sealed; certificate: CertificateInfo; publicKeySha256: string; keyAlgorithm: string }
+  /** This workflow issues it: request a certificate, then escrow it. */
+  | { status: 'claimed'; claimId: string; leaseExpiresAt: string }
+  /** Another device of the user is issuing it right now: ask again later. */
+  | { status: 'wait'; retryAfterMs: number; heldBy: string };
+
+export interface EscrowCredentialInput {
+  kind: CredentialKind;
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  owner: string;
+  claimId: string;
+  sealedPrivateKey: Sealed;
+  certificate: CertificateInfo;
+}
+
+/** What to deliver after escrowing: ours, or (when another device won a race) theirs. */
+export interface EscrowOutcome {
+  stored: boolean;
+  credentialId: string;
+  sealedPrivateKey: Sealed;
+  certificate: CertificateInfo;
+  publicKeySha256: string;
+}
+
 export interface CleanUpInput {
   event: EnrollmentEvent;
   /** Credentials that reached the gateway or the CA in this run (public facts only). */
@@ -72,6 +109,8 @@ export interface ProvisioningActivities {
   checkIssuance(input: CheckIssuanceInput): Promise<IssuanceOutcome>;
   encryptCredential(input: EncryptCredentialInput): Promise<SealedCredential>;
   uploadCredential(input: UploadCredentialInput): Promise<UploadReceipt>;
+  claimSharedCredential(input: ClaimSharedCredentialInput): Promise<SharedCredentialClaim>;
+  escrowCredential(input: EscrowCredentialInput): Promise<EscrowOutcome>;
   notifyFailure(notice: FailureNotice): Promise<void>;
   cleanUpEnrollment(input: CleanUpInput): Promise<CleanUpReport>;
 }

@@ -8,6 +8,7 @@ import { createCertificateAuthority } from './ca/registry';
 import { createCegGateway } from './ceg/ceg-gateway';
 import type { EscrowGateway } from './ceg/escrow-gateway';
 import { KeyPool, onDemandKeys } from './crypto/key-pool';
+import { createEscrowStore } from './escrow';
 import { loadOrCreateDevKeyring, Sealer } from './crypto/sealing';
 import { createNotifier, workflowUrl } from './notify';
 import { createUserDirectory } from './uem/uem-rest-directory';
@@ -43,6 +44,10 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     recipientCertificatePem: config.recipientCertFile ? readFileSync(config.recipientCertFile, 'utf8') : undefined,
     revokeSigningOnCancel: config.revokeSigningOnUnenroll,
     workflowUrl: (workflowId, runId) => workflowUrl(config.uiUrl, config.temporalNamespace, workflowId, runId),
+    escrow: await createEscrowStore(config, keyring, logger),
+    signingScope: config.signingCredentialScope,
+    claimLeaseMs: config.escrowClaimLease,
+    renewWithinMs: config.escrowRenewWithin,
   };
 }
 

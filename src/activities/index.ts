@@ -6,10 +6,12 @@
  * PKCS#12 and its password leave `encryptCredential` only sealed; `uploadCredential` opens them
  * just long enough to send them.
  */
+import { createPrivateKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
 import type { EscrowGateway } from './ceg/escrow-gateway';
+import { credentialScope, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
 import type { ProvisioningActivities } from './contract';
 import { certificateInfo, certificatePublicKeySha256 } from './crypto/certificate-info';
 import { buildSmimeCsr } from './crypto/csr';
@@ -48,6 +50,14 @@ export interface ActivityDeps {
   revokeSigningOnCancel: boolean;
   /** Builds the UI link for notifications. */
   workflowUrl: (workflowId: string, runId: string) => string;
+  /** Where shared credentials (encryption: one per user) are kept, encrypted. */
+  escrow: EscrowStore;
+  /** Signing credentials: one per device, or shared by the user's devices like encryption. */
+  signingScope: 'device' | 'user';
+  /** How long an issuance claim holds before another device may take over. */
+  claimLeaseMs: number;
+  /** A shared credential expiring within this is renewed rather than handed out again. */
+  renewWithinMs: number;
 }
 
 /** Contexts bind a sealed blob to its purpose: a sealed key cannot be replayed as a bundle. */
@@ -58,7 +68,7 @@ const bundleSchema = z.object({ pkcs12: z.string().min(1), password: z.string().
 const emailSchema = z.email();
 
 export function createActivities(deps: ActivityDeps): ProvisioningActivities {
-  return {
+  const activities: ProvisioningActivities = {
     async resolveUser(event) {
       if (event.email && emailSchema.safeParse(event.email).success) {
         return { email: event.email.toLowerCase(), displayName: event.userName, userName: event.userName, source: 'event' };
@@ -147,6 +157,38 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
       return { deliveredAt: new Date().toISOString(), alreadyPresent: receipt.alreadyPresent, receiptId: receipt.receiptId };
     },
 
+    async claimSharedCredential({ kind, enrollmentUserUuid, deviceUuid, owner }) {
+      const key = { enrollmentUserUuid, kind, scope: credentialScope(kind, { signingScope: deps.signingScope, deviceUuid }) };
+      const claim = await deps.escrow.claim(key, owner, { leaseMs: deps.claimLeaseMs, renewBefore: new Date(Date.now() + deps.renewWithinMs) });
+      if (claim.status === 'exists') {
+        const { credential } = claim;
+        log.info('shared credential found in escrow', { kind, credentialId: credential.id, serial: credential.certificate.serial });
+        return { status: 'exists', ...sealedForTransit(credential) };
+      }
+      if (claim.status === 'claimed') {
+        log.info('issuing the shared credential for this user', { kind, claimId: claim.claimId, replacing: claim.replacing });
+        return { status: 'claimed', claimId: claim.claimId, leaseExpiresAt: claim.leaseExpiresAt };
+      }
+      return { status: 'wait', retryAfterMs: claim.retryAfterMs, heldBy: claim.heldBy };
+    },
+
+    async escrowCredential({ kind, enrollmentUserUuid, deviceUuid, owner, claimId, sealedPrivateKey, certificate }) {
+      const scope = credentialScope(kind, { signingScope: deps.signingScope, deviceUuid });
+      const result = await deps.escrow.store(claimId, owner, {
+        enrollmentUserUuid,
+        kind,
+        scope,
+        certificate,
+        privateKeyPkcs8: deps.sealer.open(sealedPrivateKey, SEALED_KEY),
+      });
+      if (!result.stored) {
+        // Another device's workflow took the claim over and stored first: deliver that one, so every
+        // device of the user ends up with the same key. Ours was issued but is never delivered.
+        log.warn('another device escrowed this credential first; delivering theirs', { kind, ours: certificate.serial, theirs: result.credential.certificate.serial });
+      }
+      return { stored: result.stored, ...sealedForTransit(result.credential) };
+    },
+
     async notifyFailure(notice) {
       const withLink = { ...notice, workflowUrl: notice.workflowUrl || deps.workflowUrl(notice.workflowId, notice.runId) };
       await measured('notifier', { notifier: deps.notifier.type }, () => deps.notifier.notifyFailure(withLink));
@@ -180,6 +222,24 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
       return { removedFromGateway, revokedSerials, notes };
     },
   };
+  return activities;
+
+  /** An escrowed credential as the workflow may see it: the private key sealed. */
+  function sealedForTransit(credential: EscrowedCredential) {
+    return {
+      credentialId: credential.id,
+      sealedPrivateKey: deps.sealer.seal(credential.privateKeyPkcs8, SEALED_KEY),
+      certificate: credential.certificate,
+      publicKeySha256: certificatePublicKeySha256(credential.certificate.certificatePem),
+      keyAlgorithm: keyAlgorithmOf(credential.privateKeyPkcs8),
+    };
+  }
+}
+
+function keyAlgorithmOf(privateKeyPkcs8: Buffer): string {
+  const key = createPrivateKey({ key: privateKeyPkcs8, format: 'der', type: 'pkcs8' });
+  const details = key.asymmetricKeyDetails;
+  return key.asymmetricKeyType === 'rsa' ? `RSA-${details?.modulusLength}` : `EC-${details?.namedCurve}`;
 }
 
 async function outcomeOf(answer: CaAnswer, expectedKeySha256: string, kind: string): Promise<IssuanceOutcome> {

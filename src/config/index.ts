@@ -71,5 +71,6 @@ export function provisioningPolicy(config: Settings): ProvisioningPolicy {
     },
     credentialKinds: [...config.credentialKinds],
     issuancePollIntervalMs: config.issuancePollInterval,
+    sharedKinds: config.signingCredentialScope === 'user' ? ['encryption', 'signing'] : ['encryption'],
   };
 }

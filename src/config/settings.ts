@@ -110,6 +110,7 @@ export const SETTINGS = {
   escrowStore: setting({ env: 'ESCROW_STORE', path: 'escrow.store', schema: z.enum(['sqlite', 'postgres']), default: 'sqlite', description: 'Where escrowed private keys live (encrypted): sqlite (DATA_DIR/escrow.db, one host) or postgres (ESCROW_DATABASE_URL, several workers).' }),
   escrowDatabaseUrl: setting({ env: 'ESCROW_DATABASE_URL', path: 'escrow.databaseUrl', schema: optionalText, description: 'PostgreSQL URL for ESCROW_STORE=postgres, e.g. postgresql://user:password@host:5432/db?sslmode=verify-full.', secret: true }),
   escrowClaimLease: setting({ env: 'ESCROW_CLAIM_LEASE', path: 'escrow.claimLease', schema: duration, default: '1h', description: 'How long a workflow holds the right to issue a shared credential before another device may take over (renewed while it waits for the CA).' }),
+  escrowRenewWithin: setting({ env: 'ESCROW_RENEW_WITHIN', path: 'escrow.renewWithin', schema: duration, default: '30d', description: 'A shared credential whose certificate expires within this is renewed on the next enrollment (the old one is kept, superseded).' }),
   signingCredentialScope: setting({ env: 'SIGNING_CREDENTIAL_SCOPE', path: 'provisioning.signingCredentialScope', schema: z.enum(['device', 'user']), default: 'device', description: 'Signing credentials: one per device, or one per user shared by all their devices (encryption credentials are always one per user, escrowed).' }),
 
   // --- escrow gateway ------------------------------------------------------------------------------

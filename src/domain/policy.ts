@@ -12,6 +12,12 @@ export interface ProvisioningPolicy {
   credentialKinds: CredentialKind[];
   /** How often a pending CA request is polled. */
   issuancePollIntervalMs: number;
+  /**
+   * Kinds shared by all devices of a user, through the escrow: encryption always (mail encrypted
+   * to the user must open everywhere); signing too when SIGNING_CREDENTIAL_SCOPE=user.
+   * Absent in runs started before escrow existed: treated as none.
+   */
+  sharedKinds?: CredentialKind[];
 }
 
 export const DEFAULT_ISSUANCE_POLL_INTERVAL_MS = 15 * 60_000;
@@ -21,5 +27,6 @@ export function defaultPolicy(): ProvisioningPolicy {
     schedule: defaultSchedule('legacy-4h'),
     credentialKinds: ['signing', 'encryption'],
     issuancePollIntervalMs: DEFAULT_ISSUANCE_POLL_INTERVAL_MS,
+    sharedKinds: ['encryption'],
   };
 }

@@ -72,6 +72,8 @@ export interface CredentialStatus {
   notAfter?: string;
   profile?: Pkcs12Profile;
   deliveredAt?: string;
+  /** Shared credentials (encryption): the user's escrowed credential this device received. */
+  escrowId?: string;
 }
 
 export interface ErrorSummary {

@@ -71,6 +71,10 @@ interface CredentialProgress {
   certificate?: CertificateInfo;
   sealed?: SealedCredential;
   receipt?: UploadReceipt;
+  /** Shared kinds: the escrow claim under which this workflow issues the user's credential. */
+  claim?: { claimId: string; leaseExpiresAt: number };
+  /** Shared kinds: the escrow id once the credential is the user's (ours, or another device's). */
+  escrowId?: string;
 }
 
 export async function provisionSmime(input: ProvisionInput): Promise<DeliveryReport> {
@@ -136,17 +140,101 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     const unissued = open.filter((c) => !c.certificate);
     if (unissued.length > 0) {
       enterStage('RequestingCertificate');
-      await allOrFirstError(unissued.map((c) => requestCertificate(c, forUser)));
+      await allOrFirstError(unissued.map((c) => obtainCertificate(c, forUser)));
       const pending = unissued.filter((c) => !c.certificate);
       if (pending.length > 0) await awaitIssuance(pending);
     }
     const unsealed = open.filter((c) => !c.sealed);
     if (unsealed.length > 0) {
       enterStage('Encrypting');
+      await allOrFirstError(unsealed.filter((c) => isShared(c.kind) && !c.escrowId).map((c) => escrow(c)));
       await allOrFirstError(unsealed.map((c) => encrypt(c, forUser)));
     }
     enterStage('Uploading');
     await allOrFirstError(open.map((c) => upload(c, forUser)));
+  }
+
+  /** A shared credential the user already has is reused; otherwise this workflow issues it. */
+  async function obtainCertificate(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
+    if (isShared(credential.kind) && !credential.claim && (await findOrClaimShared(credential)) === 'exists') return;
+    await requestCertificate(credential, forUser);
+  }
+
+  /**
+   * The escrow decides who issues a user's shared credential: it is there already (deliver it),
+   * or this workflow holds the claim (issue it), or another device's workflow does (look again,
+   * backing off up to the poll interval; the window still holds).
+   */
+  async function findOrClaimShared(credential: CredentialProgress): Promise<'exists' | 'claimed'> {
+    const { kind } = credential;
+    let backoff = 0;
+    for (;;) {
+      const claim = await activities.claimSharedCredential.executeWithOptions(
+        { summary: `${kind}: the user's credential from escrow, or the claim to issue it` },
+        [{ kind, enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, owner: escrowOwner() }],
+      );
+      if (claim.status === 'exists') {
+        const { credentialId, sealedPrivateKey, certificate, publicKeySha256, keyAlgorithm } = claim;
+        credential.prepared = { kind, sealedPrivateKey, csrPem: '', keyAlgorithm, publicKeySha256 };
+        credential.certificate = certificate;
+        credential.requestId = `escrow:${credentialId}`;
+        credential.escrowId = credentialId;
+        credential.claim = undefined;
+        return 'exists';
+      }
+      if (claim.status === 'claimed') {
+        credential.claim = { claimId: claim.claimId, leaseExpiresAt: Date.parse(claim.leaseExpiresAt) };
+        return 'claimed';
+      }
+      const remaining = window.deadline - Date.now();
+      if (remaining <= 0) throw new WindowClosed(`another device of this user was still issuing the ${kind} credential when the window closed`);
+      backoff = Math.min(Math.max(claim.retryAfterMs, backoff * 2), policy.issuancePollIntervalMs);
+      enterStage('AwaitingIssuance');
+      await condition(() => retryRequested, Math.min(backoff, remaining), { summary: `${kind}: another device of this user is issuing it; look again` });
+      retryRequested = false;
+    }
+  }
+
+  /** Put a credential this workflow issued into the escrow; if another device won a race, take theirs. */
+  async function escrow(credential: CredentialProgress): Promise<void> {
+    const { kind, prepared, certificate } = credential;
+    if (!credential.claim && (await findOrClaimShared(credential)) === 'exists') return;
+    const input = {
+      kind,
+      enrollmentUserUuid: event.enrollmentUserUuid,
+      deviceUuid: event.deviceUuid,
+      owner: escrowOwner(),
+      claimId: credential.claim!.claimId,
+      sealedPrivateKey: prepared!.sealedPrivateKey,
+      certificate: certificate!,
+    };
+    let outcome;
+    try {
+      outcome = await activities.escrowCredential.executeWithOptions({ summary: `${kind}: keep the user's credential in escrow` }, [input]);
+    } catch (err) {
+      if (failureType(err) !== 'EscrowClaimLost') throw err;
+      // The lease lapsed and was taken over, but nothing was stored: claim again and retry once.
+      credential.claim = undefined;
+      if ((await findOrClaimShared(credential)) === 'exists') return;
+      outcome = await activities.escrowCredential.executeWithOptions({ summary: `${kind}: keep the user's credential in escrow` }, [{ ...input, claimId: credential.claim!.claimId }]);
+    }
+    credential.escrowId = outcome.credentialId;
+    credential.claim = undefined;
+    if (!outcome.stored) {
+      credential.prepared = { ...prepared!, sealedPrivateKey: outcome.sealedPrivateKey, publicKeySha256: outcome.publicKeySha256 };
+      credential.certificate = outcome.certificate;
+    }
+  }
+
+  /** While a CA keeps a shared credential pending, keep the escrow claim from lapsing. */
+  async function renewClaim(credential: CredentialProgress): Promise<void> {
+    if (!credential.claim || credential.claim.leaseExpiresAt - Date.now() > 2 * policy.issuancePollIntervalMs) return;
+    const renewed = await activities.claimSharedCredential.executeWithOptions(
+      { summary: `${credential.kind}: renew the escrow claim` },
+      [{ kind: credential.kind, enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, owner: escrowOwner() }],
+    );
+    if (renewed.status === 'claimed') credential.claim = { claimId: renewed.claimId, leaseExpiresAt: Date.parse(renewed.leaseExpiresAt) };
+    // 'exists' or 'wait': the claim was taken over; the escrow step sorts it out once issued.
   }
 
   async function requestCertificate(credential: CredentialProgress, forUser: ResolvedUser): Promise<void> {
@@ -176,7 +264,10 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       issuanceNoticed = false;
       retryRequested = false;
       nextAttemptAt = undefined;
-      const checks = await Promise.allSettled(waiting.map((c) => checkIssuance(c)));
+      const checks = await Promise.allSettled(waiting.map(async (c) => {
+        await renewClaim(c);
+        await checkIssuance(c);
+      }));
       for (const check of checks) {
         if (check.status === 'fulfilled') continue;
         if (isCancellation(check.reason) || !isRetryable(check.reason)) throw check.reason;
@@ -344,6 +435,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       notAfter: c.certificate?.notAfter,
       profile: c.sealed?.profile,
       deliveredAt: c.receipt?.deliveredAt,
+      escrowId: c.escrowId,
     }));
   }
 
@@ -365,6 +457,15 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       workflowUrl: '', // filled by the activity, which knows the UI's address
       howToFind: `Temporal workflow ${info.workflowId} (run ${info.runId}) in namespace ${info.namespace}`,
     };
+  }
+
+  function isShared(kind: CredentialKind): boolean {
+    return (policy.sharedKinds ?? []).includes(kind);
+  }
+
+  /** The escrow claim owner: stable for the whole workflow, so claiming again renews the lease. */
+  function escrowOwner(): string {
+    return `${info.workflowId}/${info.firstExecutionRunId}`;
   }
 
   function idempotencyKey(kind: CredentialKind): string {

@@ -64,6 +64,13 @@ export function fakeActivities(overrides: Partial<ProvisioningActivities> = {}):
     async uploadCredential() {
       return { deliveredAt: new Date(serverNow()).toISOString(), alreadyPresent: false };
     },
+    async claimSharedCredential() {
+      // Each test user is new: this workflow issues the shared credential.
+      return { status: 'claimed', claimId: 'claim-1', leaseExpiresAt: new Date(serverNow() + 3_600_000).toISOString() };
+    },
+    async escrowCredential({ kind, sealedPrivateKey, certificate }) {
+      return { stored: true, credentialId: `escrow-${kind}`, sealedPrivateKey, certificate, publicKeySha256: `spki-${kind}` };
+    },
     async notifyFailure(notice) {
       notices.push(notice);
     },

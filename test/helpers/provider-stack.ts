@@ -15,6 +15,7 @@ import type { CertificateAuthority } from '../../src/activities/ca/certificate-a
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
+import { SqliteEscrowStore, type EscrowStore } from '../../src/activities/escrow';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
 import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
@@ -49,6 +50,7 @@ export interface ProviderStack {
   pki: DevPki;
   sim: CegSimulator;
   sealingKeyring: Keyring;
+  escrow: EscrowStore;
   codecKeyring: Keyring;
   notices: FailureNotice[];
   start(event: EnrollmentEvent, policy?: ProvisioningPolicy): ReturnType<Client['workflow']['start']> extends Promise<infer H> ? Promise<H & { workflowId: string }> : never;
@@ -66,6 +68,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
   const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
   const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
+  const escrow = await SqliteEscrowStore.open({ file: join(dataDir, 'escrow.db'), keyring: sealingKeyring, logger });
   const notices: FailureNotice[] = [];
   const logNotifier = new LogNotifier(logger);
   const recordingNotifier: Notifier = {
@@ -87,6 +90,10 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     recipientCertificatePem: pki.recipientCertPem,
     revokeSigningOnCancel: true,
     workflowUrl: (id, run) => `http://localhost:8233/namespaces/default/workflows/${id}/${run}/history`,
+    escrow,
+    signingScope: 'device',
+    claimLeaseMs: 60 * 60_000,
+    renewWithinMs: 30 * 24 * 60 * 60_000,
     ...options.overrides,
   };
   const useCodec = options.codec ?? true;
@@ -112,6 +119,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     pki,
     sim,
     sealingKeyring,
+    escrow,
     codecKeyring,
     notices,
     start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
@@ -123,6 +131,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
       worker.shutdown();
       await running.catch(() => undefined);
       await sim.close();
+      await escrow.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
