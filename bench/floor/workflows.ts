@@ -1,0 +1,55 @@
+/**
+ * The Temporal floor: a workflow with provisionSmime's shape and none of its work — one activity,
+ * then two parallel chains of two, then two parallel pairs (1 + 2×4 activities), no timers — so
+ * what it costs is what Temporal itself costs for one enrollment on this server and worker.
+ *
+ * With `stageUpserts` it also writes the same search-attribute upserts provisionSmime writes on
+ * its way to Delivered (one per stage, four attributes each), which prices that design choice.
+ */
+import { proxyActivities, upsertSearchAttributes, defineSearchAttributeKey } from '@temporalio/workflow';
+import type { FloorActivities } from './activities';
+
+export interface FloorInput {
+  stageUpserts: boolean;
+}
+
+const activities = proxyActivities<FloorActivities>({
+  startToCloseTimeout: '2m',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 4 },
+});
+
+// The provider's search attributes (src/workflows/definitions.ts), declared here so this bundle stays independent.
+const stage = defineSearchAttributeKey('Stage', 'KEYWORD');
+const attempt = defineSearchAttributeKey('Attempt', 'INT');
+const deviceUuid = defineSearchAttributeKey('DeviceUUID', 'KEYWORD');
+const enrollmentUserUuid = defineSearchAttributeKey('EnrollmentUserUUID', 'KEYWORD');
+
+const KINDS = ['signing', 'encryption'] as const;
+
+export async function floorWorkflow(input: FloorInput): Promise<string> {
+  const enter = (name: string, n: number) => {
+    if (!input.stageUpserts) return;
+    upsertSearchAttributes([
+      { key: stage, value: name },
+      { key: attempt, value: n },
+      { key: deviceUuid, value: 'floor-device' },
+      { key: enrollmentUserUuid, value: 'floor-user' },
+    ]);
+  };
+  enter('Received', 0);
+  enter('ResolvingUser', 1);
+  const user = await activities.resolveUser();
+  enter('RequestingCertificate', 1);
+  await Promise.all(
+    KINDS.map(async (kind) => {
+      await activities.generateKeyPair(kind);
+      await activities.requestCertificate(kind);
+    }),
+  );
+  enter('Encrypting', 1);
+  await Promise.all(KINDS.map((kind) => activities.encryptCredential(kind)));
+  enter('Uploading', 1);
+  await Promise.all(KINDS.map((kind) => activities.uploadCredential(kind)));
+  enter('Delivered', 1);
+  return user;
+}
