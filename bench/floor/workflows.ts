@@ -6,7 +6,8 @@
  * With `stageUpserts` it also writes the same search-attribute upserts provisionSmime writes on
  * its way to Delivered (one per stage, four attributes each), which prices that design choice.
  */
-import { proxyActivities, upsertSearchAttributes, defineSearchAttributeKey } from '@temporalio/workflow';
+import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { searchAttributes } from '../../src/workflows/definitions';
 import type { FloorActivities } from './activities';
 
 export interface FloorInput {
@@ -18,22 +19,16 @@ const activities = proxyActivities<FloorActivities>({
   retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 4 },
 });
 
-// The provider's search attributes (src/workflows/definitions.ts), declared here so this bundle stays independent.
-const stage = defineSearchAttributeKey('Stage', 'KEYWORD');
-const attempt = defineSearchAttributeKey('Attempt', 'INT');
-const deviceUuid = defineSearchAttributeKey('DeviceUUID', 'KEYWORD');
-const enrollmentUserUuid = defineSearchAttributeKey('EnrollmentUserUUID', 'KEYWORD');
-
 const KINDS = ['signing', 'encryption'] as const;
 
 export async function floorWorkflow(input: FloorInput): Promise<string> {
   const enter = (name: string, n: number) => {
     if (!input.stageUpserts) return;
     upsertSearchAttributes([
-      { key: stage, value: name },
-      { key: attempt, value: n },
-      { key: deviceUuid, value: 'floor-device' },
-      { key: enrollmentUserUuid, value: 'floor-user' },
+      { key: searchAttributes.stage, value: name },
+      { key: searchAttributes.attempt, value: n },
+      { key: searchAttributes.deviceUuid, value: 'floor-device' },
+      { key: searchAttributes.enrollmentUserUuid, value: 'floor-user' },
     ]);
   };
   enter('Received', 0);

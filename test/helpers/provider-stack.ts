@@ -31,6 +31,8 @@ import type { provisionSmime } from '../../src/workflows/provision-smime';
 import { devServerEnv, workflowBundle } from './temporal';
 
 export interface ProviderStackOptions {
+  /** Another Temporal environment than the run's shared dev server (e.g. one with the Web UI). */
+  env?: TestWorkflowEnvironment;
   /** Encrypt payloads with the codec, as the real worker does (default true). */
   codec?: boolean;
   caPendingForMs?: number;
@@ -60,7 +62,7 @@ export interface ProviderStack {
 const quietLogger = () => createLogger({ level: process.env.TEST_LOG_LEVEL?.toLowerCase() ?? 'silent' });
 
 export async function startProviderStack(options: ProviderStackOptions = {}): Promise<ProviderStack> {
-  const env = await devServerEnv();
+  const env = options.env ?? (await devServerEnv());
   const dataDir = mkdtempSync(join(tmpdir(), 'provider-stack-'));
   const logger = quietLogger();
   const pki = await ensureDevPki(dataDir, logger);
