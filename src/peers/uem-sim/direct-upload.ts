@@ -13,7 +13,7 @@
  * Never the PKCS#12 or the password, which also stay out of every log line and answer.
  */
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import express, { type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
 import { readPkcs12 } from '../../activities/crypto/pkcs12';
 import { x509 } from '../../activities/crypto/x509';
@@ -54,7 +54,9 @@ export function mountDirectUpload(api: Router, context: UemSimContext): void {
 
     const thumbprints: Partial<Record<CredentialKind, string>> = {};
     for (const { kind, certificate } of objects) {
-      const checked = await checkCertificate(certificate.CertificatePayload, certificate.Password, found.user.email);
+      const checked = await checkCertificate(certificate.CertificatePayload, certificate.Password, found.user.email).catch(
+        (): Checked => ({ ok: false, message: 'the certificate in the payload cannot be read.' }),
+      );
       if (!checked.ok) {
         context.logger?.info({ userId, kind, reason: checked.message }, 'UEM simulator refused a direct S/MIME upload');
         return void uemError(res, 400, `${kind === 'signing' ? 'Signing' : 'Encryption'} certificate: ${checked.message}`);
@@ -65,6 +67,11 @@ export function mountDirectUpload(api: Router, context: UemSimContext): void {
     context.uploads.push(upload);
     context.logger?.info({ userId, kinds: upload.kinds, thumbprints }, 'UEM simulator received S/MIME certificates by direct upload');
     res.status(200).end();
+  }, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
+    // A body that is not JSON, or too large: answered the way UEM answers, not with an HTML page.
+    const status = (err as { status?: number }).status;
+    if (typeof status === 'number' && status >= 400 && status < 500) return void uemError(res, status, 'Invalid request body.');
+    next(err);
   });
 }
 

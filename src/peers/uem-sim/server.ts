@@ -3,21 +3,29 @@
  * (v2 by UUID, v1 by numeric id) behind the same auth UEM uses — `aw-tenant-code` plus Basic, or
  * an OAuth client-credentials token from its own token endpoint. Anything else → 401, as UEM does.
  *
- * The authenticated /api router is handed to `extend` so later peers (the direct-upload
- * endpoint) add their routes behind the same checks and record into `uploads`.
+ * It also takes S/MIME certificates by direct upload (POST /api/system/users/{id}/uploadsmimecerts,
+ * see direct-upload.ts), checks them and records what it received in `uploads`.
+ *
+ * The authenticated /api router is handed to `extend` before the built-in routes, so a test can
+ * add routes behind the same checks, or answer a built-in path its own way.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { UUID_PATTERN } from '../../domain/enrollment';
+import { UUID_PATTERN, type CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
+import { mountDirectUpload } from './direct-upload';
 import { loadSimUsers, SimUserDirectory, type LookUpResult, type SimUserInput, type SimUserRecord } from './users';
 
 /** Something the provider uploaded straight to UEM (recorded by the direct-upload routes). */
 export interface DirectUpload {
   userId: string;
   receivedAt: string;
+  /** The credential kinds in the upload (set by the built-in uploadsmimecerts route). */
+  kinds?: CredentialKind[];
+  /** SHA-256 (hex) of each uploaded certificate, by kind. */
+  thumbprints?: Partial<Record<CredentialKind, string>>;
   [detail: string]: unknown;
 }
 
@@ -47,7 +55,7 @@ export interface UemSimulatorOptions {
   users?: SimUserInput[];
   /** Enables POST /oauth/token (client credentials) and Bearer auth on /api. */
   oauth?: { clientId: string; clientSecret: string; tokenLifetimeSeconds?: number };
-  /** Add routes to the authenticated /api router (e.g. POST /system/users/:id/uploadsmimecerts). */
+  /** Add routes to the authenticated /api router; they are matched before the built-in ones. */
   extend?: (api: Router, context: UemSimContext) => void;
   logger?: Logger;
 }
@@ -121,6 +129,7 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
     answer(res, users.lookUpById(id), toV1);
   });
   options.extend?.(api, context);
+  mountDirectUpload(api, context);
   app.use('/api', api);
   app.use((_req, res) => void res.status(404).json({ errorCode: 404, message: 'Not found.' }));
 
@@ -158,6 +167,7 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
 
 function answer(res: Response, result: LookUpResult, shape: (user: SimUserRecord) => Record<string, unknown>): void {
   if ('status' in result) {
+    if (result.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(result.retryAfterSeconds));
     res.status(result.status).json({ errorCode: result.status, message: result.status === 404 ? 'User not found.' : 'Simulated failure.' });
     return;
   }

@@ -2,7 +2,7 @@
  * The UEM simulator's users: any user exists, as a stable synthetic user derived from its UUID
  * (REST v2) or numeric id (REST v1), unless a fixture says otherwise. A fixture user may have an
  * empty email (exercises UserHasNoEmail) or an HTTP status to answer with instead (404 exercises
- * UserNotFound, 503 an outage).
+ * UserNotFound, 503 an outage, optionally with Retry-After), for look-ups and uploads alike.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -21,6 +21,8 @@ const simUserSchema = z.strictObject({
   displayName: z.string().optional(),
   /** Answer with this HTTP status instead of the user (404, 429, 500, 503...). */
   status: z.number().int().min(400).max(599).optional(),
+  /** With `status`: send Retry-After with this many seconds. */
+  retryAfterSeconds: z.number().int().nonnegative().optional(),
 });
 
 export type SimUserInput = z.input<typeof simUserSchema>;
@@ -37,7 +39,7 @@ export interface SimUserRecord {
   displayName: string;
 }
 
-export type LookUpResult = { user: SimUserRecord } | { status: number };
+export type LookUpResult = { user: SimUserRecord } | { status: number; retryAfterSeconds?: number };
 
 /** The synthetic user for a UUID: email `user-<first 8 hex>@uem-sim.example.test`. */
 export function syntheticUserForUuid(uuid: string): SimUserRecord {
@@ -96,7 +98,7 @@ export class SimUserDirectory {
 
 function resolve(fixture: SimUser | undefined, synthetic: SimUserRecord): LookUpResult {
   if (!fixture) return { user: synthetic };
-  if (fixture.status) return { status: fixture.status };
+  if (fixture.status) return fixture.retryAfterSeconds === undefined ? { status: fixture.status } : { status: fixture.status, retryAfterSeconds: fixture.retryAfterSeconds };
   const firstName = fixture.firstName ?? synthetic.firstName;
   const lastName = fixture.lastName ?? synthetic.lastName;
   const named = fixture.firstName !== undefined || fixture.lastName !== undefined;
