@@ -9,7 +9,7 @@
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
-import { buildActivityDeps } from './src/activities/deps';
+import { buildActivityDeps, closeActivityDeps } from './src/activities/deps';
 import { ConfigError, loadConfig, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
@@ -18,7 +18,8 @@ import { installRuntime } from './src/temporal/runtime';
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
-  const activities = createActivities(await buildActivityDeps(config, logger));
+  const deps = await buildActivityDeps(config, logger);
+  const activities = createActivities(deps);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
   try {
     const worker = await Worker.create({
@@ -39,6 +40,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
     logger.info('worker stopped');
   } finally {
     await connection.close();
+    await closeActivityDeps(deps);
   }
 }
 

@@ -11,6 +11,7 @@ import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { createEscrowStore } from './escrow';
 import { loadOrCreateDevKeyring, Sealer } from './crypto/sealing';
 import { createNotifier, workflowUrl } from './notify';
+import { createUemDirectGateway } from './uem/uem-direct-gateway';
 import { createUserDirectory } from './uem/uem-rest-directory';
 
 /**
@@ -55,7 +56,19 @@ async function createGateway(config: Config, logger: Logger): Promise<EscrowGate
   switch (config.gatewayType) {
     case 'ceg':
       return createCegGateway(config, logger);
+    case 'uem-direct':
+      return createUemDirectGateway(config, logger);
     default:
       throw new Error(`GATEWAY_TYPE: "${config.gatewayType}" is not available in this build`);
+  }
+}
+
+/** Release what the dependencies hold: the escrow database, pooled connections, the key pool's filler. */
+export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
+  if (deps.keys instanceof KeyPool) deps.keys.stop();
+  await deps.escrow.close();
+  for (const resource of [deps.gateway, deps.ca] as unknown[]) {
+    const closable = resource as { close?: () => unknown };
+    if (typeof closable.close === 'function') await closable.close();
   }
 }

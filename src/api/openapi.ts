@@ -146,6 +146,7 @@ const schemas: Record<string, Json> = {
       notAfter: { type: 'string' },
       profile: { enum: ['legacy', 'modern'] },
       deliveredAt: dateTime,
+      escrowId: { type: 'string', description: "Shared (encryption) credentials: the user's escrowed credential this device received" },
     },
   },
   ProvisioningStatus: {

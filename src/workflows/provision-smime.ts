@@ -23,9 +23,9 @@ import {
 import type { ProvisioningActivities } from '../activities/contract';
 import type { FailureNotice, FailureReason } from '../activities/notify/notifier';
 import type { CertificateInfo, PreparedRequest, ResolvedUser, SealedCredential, UploadReceipt } from '../domain/credentials';
-import type { CredentialKind, EnrollmentEvent } from '../domain/enrollment';
+import type { CredentialKind } from '../domain/enrollment';
 import { DELIVERY_FAILED, NON_RETRYABLE_ERROR_TYPES, isNonRetryableType } from '../domain/errors';
-import { defaultPolicy, type ProvisioningPolicy } from '../domain/policy';
+import { defaultPolicy } from '../domain/policy';
 import { deliveryWindow, formatDuration } from '../domain/schedule';
 import { recordCompletion } from './metrics';
 import type { Stage } from '../domain/stages';

@@ -23,6 +23,9 @@ import { enrollmentEvent } from '../helpers/events';
 import { startProviderStack, type ProviderStack } from '../helpers/provider-stack';
 import { installTestRuntime } from '../helpers/temporal';
 
+/** In the page (page.evaluate runs in the browser): the UI keeps its data-encoder settings here. */
+declare const localStorage: { setItem(key: string, value: string): void };
+
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const SCREENSHOTS = projectPath('test-results', 'temporal-ui');
 /** The flags a closed network needs: no background fetches, no component updates, no QUIC. */

@@ -9,6 +9,12 @@
  * directory, and it is within its validity. All objects pass or the upload is refused as a whole:
  * 200 with no body (as UEM answers), or 400 `{ errorCode, message }`.
  *
+ * The email rule is exact for fixture users. A synthetic user (any id no fixture names) accepts
+ * any address in the simulator's own domain: the simulator's synthetic users by id and by UUID
+ * are separate stand-ins (user-<id>@… and user-<uuid prefix>@…), and the provider may have learnt
+ * the address from the event or a v2 look-up by UUID, as `npm run simulate` events make it do.
+ * A certificate for an address outside that domain is still refused.
+ *
  * What is recorded (context.uploads) is public: user id, kinds, certificate thumbprints, time.
  * Never the PKCS#12 or the password, which also stay out of every log line and answer.
  */
@@ -19,6 +25,7 @@ import { readPkcs12 } from '../../activities/crypto/pkcs12';
 import { x509 } from '../../activities/crypto/x509';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { DirectUpload, UemSimContext } from './server';
+import { SIM_EMAIL_DOMAIN } from './users';
 
 const EMAIL_PROTECTION = '1.3.6.1.5.5.7.3.4';
 /** Two PKCS#12 files in base64 with long chains stay far below this. */
@@ -33,49 +40,60 @@ const bodySchema = z.object({ Signing: certificateSchema.optional(), Encryption:
 type Checked = { ok: true; thumbprint: string } | { ok: false; message: string };
 
 export function mountDirectUpload(api: Router, context: UemSimContext): void {
-  api.post('/system/users/:id/uploadsmimecerts', express.json({ limit: MAX_BODY }), async (req, res) => {
-    const userId = String(req.params.id);
-    if (!/^\d+$/.test(userId)) return void uemError(res, 404, 'User not found.');
-    const found = context.users.lookUpById(userId);
-    if ('status' in found) {
-      if (found.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(found.retryAfterSeconds));
-      return void uemError(res, found.status, found.status === 404 ? 'User not found.' : 'Simulated failure.');
-    }
-    const parsed = bodySchema.safeParse(req.body);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0]!;
-      return void uemError(res, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}.`);
-    }
-    const objects = (['signing', 'encryption'] as const)
-      .map((kind) => ({ kind, certificate: kind === 'signing' ? parsed.data.Signing : parsed.data.Encryption }))
-      .filter((o): o is { kind: CredentialKind; certificate: z.infer<typeof certificateSchema> } => o.certificate !== undefined);
-    if (objects.length === 0) return void uemError(res, 400, 'Invalid request: a Signing or an Encryption certificate is required.');
-    if (!found.user.email) return void uemError(res, 400, 'The user has no email address, so an S/MIME certificate cannot be assigned.');
-
-    const thumbprints: Partial<Record<CredentialKind, string>> = {};
-    for (const { kind, certificate } of objects) {
-      const checked = await checkCertificate(certificate.CertificatePayload, certificate.Password, found.user.email).catch(
-        (): Checked => ({ ok: false, message: 'the certificate in the payload cannot be read.' }),
-      );
-      if (!checked.ok) {
-        context.logger?.info({ userId, kind, reason: checked.message }, 'UEM simulator refused a direct S/MIME upload');
-        return void uemError(res, 400, `${kind === 'signing' ? 'Signing' : 'Encryption'} certificate: ${checked.message}`);
-      }
-      thumbprints[kind] = checked.thumbprint;
-    }
-    const upload: DirectUpload = { userId, receivedAt: new Date().toISOString(), kinds: objects.map((o) => o.kind), thumbprints };
-    context.uploads.push(upload);
-    context.logger?.info({ userId, kinds: upload.kinds, thumbprints }, 'UEM simulator received S/MIME certificates by direct upload');
-    res.status(200).end();
-  }, (err: unknown, _req: Request, res: Response, next: NextFunction) => {
-    // A body that is not JSON, or too large: answered the way UEM answers, not with an HTML page.
-    const status = (err as { status?: number }).status;
-    if (typeof status === 'number' && status >= 400 && status < 500) return void uemError(res, status, 'Invalid request body.');
-    next(err);
-  });
+  api.post('/system/users/:id/uploadsmimecerts', express.json({ limit: MAX_BODY }), (req: Request, res: Response) => receive(req, res, context), answerBodyErrors);
 }
 
-async function checkCertificate(payload: string, password: string, email: string): Promise<Checked> {
+/** A body that is not JSON, or too large: answered the way UEM answers, not with an HTML page. */
+function answerBodyErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const status = (err as { status?: number }).status;
+  if (typeof status === 'number' && status >= 400 && status < 500) return void uemError(res, status, 'Invalid request body.');
+  next(err);
+}
+
+async function receive(req: Request, res: Response, context: UemSimContext): Promise<void> {
+  const userId = String(req.params.id);
+  if (!/^\d+$/.test(userId)) return void uemError(res, 404, 'User not found.');
+  const found = context.users.lookUpById(userId);
+  if ('status' in found) {
+    if (found.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(found.retryAfterSeconds));
+    return void uemError(res, found.status, found.status === 404 ? 'User not found.' : 'Simulated failure.');
+  }
+  const parsed = bodySchema.safeParse(req.body);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    return void uemError(res, 400, `Invalid request: ${issue.path.join('.') || 'body'}: ${issue.message}.`);
+  }
+  const objects = (['signing', 'encryption'] as const)
+    .map((kind) => ({ kind, certificate: kind === 'signing' ? parsed.data.Signing : parsed.data.Encryption }))
+    .filter((o): o is { kind: CredentialKind; certificate: z.infer<typeof certificateSchema> } => o.certificate !== undefined);
+  if (objects.length === 0) return void uemError(res, 400, 'Invalid request: a Signing or an Encryption certificate is required.');
+  if (!found.user.email) return void uemError(res, 400, 'The user has no email address, so an S/MIME certificate cannot be assigned.');
+
+  const thumbprints: Partial<Record<CredentialKind, string>> = {};
+  for (const { kind, certificate } of objects) {
+    const checked = await checkCertificate(certificate.CertificatePayload, certificate.Password, emailRule(found.user.email, found.synthetic === true)).catch(
+      (): Checked => ({ ok: false, message: 'the certificate in the payload cannot be read.' }),
+    );
+    if (!checked.ok) {
+      context.logger?.info({ userId, kind, reason: checked.message }, 'UEM simulator refused a direct S/MIME upload');
+      return void uemError(res, 400, `${kind === 'signing' ? 'Signing' : 'Encryption'} certificate: ${checked.message}`);
+    }
+    thumbprints[kind] = checked.thumbprint;
+  }
+  const upload: DirectUpload = { userId, receivedAt: new Date().toISOString(), kinds: objects.map((o) => o.kind), thumbprints };
+  context.uploads.push(upload);
+  context.logger?.info({ userId, kinds: upload.kinds, thumbprints }, 'UEM simulator received S/MIME certificates by direct upload');
+  res.status(200).end();
+}
+
+/** Which SAN addresses belong to the user (see the header for synthetic users). */
+function emailRule(email: string, synthetic: boolean): (address: string) => boolean {
+  const exact = email.toLowerCase();
+  const domain = `@${SIM_EMAIL_DOMAIN}`;
+  return synthetic ? (address) => address === exact || address.endsWith(domain) : (address) => address === exact;
+}
+
+async function checkCertificate(payload: string, password: string, belongsToUser: (address: string) => boolean): Promise<Checked> {
   const compact = payload.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return { ok: false, message: 'CertificatePayload is not base64.' };
   let opened: Awaited<ReturnType<typeof readPkcs12>>;
@@ -105,7 +123,7 @@ async function checkCertificate(payload: string, password: string, email: string
   if (!eku?.usages.map(String).includes(EMAIL_PROTECTION)) return { ok: false, message: 'the certificate is not for email protection (extended key usage).' };
   const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
   const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value.toLowerCase()) ?? [];
-  if (!emails.includes(email.toLowerCase())) return { ok: false, message: "the certificate's email address does not match the user's." };
+  if (!emails.some(belongsToUser)) return { ok: false, message: "the certificate's email address does not match the user's." };
   const now = Date.now();
   if (leaf.notBefore.getTime() > now || leaf.notAfter.getTime() < now) return { ok: false, message: 'the certificate is not within its validity period.' };
 

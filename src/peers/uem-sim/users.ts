@@ -39,7 +39,8 @@ export interface SimUserRecord {
   displayName: string;
 }
 
-export type LookUpResult = { user: SimUserRecord } | { status: number; retryAfterSeconds?: number };
+/** `synthetic`: no fixture describes this user; the record is derived from the UUID or id asked for. */
+export type LookUpResult = { user: SimUserRecord; synthetic?: true } | { status: number; retryAfterSeconds?: number };
 
 /** The synthetic user for a UUID: email `user-<first 8 hex>@uem-sim.example.test`. */
 export function syntheticUserForUuid(uuid: string): SimUserRecord {
@@ -97,7 +98,7 @@ export class SimUserDirectory {
 }
 
 function resolve(fixture: SimUser | undefined, synthetic: SimUserRecord): LookUpResult {
-  if (!fixture) return { user: synthetic };
+  if (!fixture) return { user: synthetic, synthetic: true };
   if (fixture.status) return fixture.retryAfterSeconds === undefined ? { status: fixture.status } : { status: fixture.status, retryAfterSeconds: fixture.retryAfterSeconds };
   const firstName = fixture.firstName ?? synthetic.firstName;
   const lastName = fixture.lastName ?? synthetic.lastName;

@@ -44,7 +44,7 @@ describe('codec server', () => {
   });
 
   it('refuses without credentials and for a viewer token (401), revealing nothing', async () => {
-    for (const headers of [{}, { Authorization: `Bearer ${VIEWER}` }]) {
+    for (const headers of [{}, { Authorization: `Bearer ${VIEWER}` }] as Record<string, string>[]) {
       const response = await post('/codec/decode', await encodedBody(), headers);
       assert.equal(response.status, 401);
       assert.equal(response.headers.get('content-type')?.split(';')[0], 'application/problem+json');

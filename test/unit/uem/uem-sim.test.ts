@@ -8,6 +8,8 @@ import { enrollmentPayload, uemFields, uemPayload } from '../../../src/peers/uem
 import { startUemSimulator, type UemSimulator } from '../../../src/peers/uem-sim/server';
 import { SimUserDirectory, syntheticUserForId, syntheticUserForUuid } from '../../../src/peers/uem-sim/users';
 import { enrollmentEvent } from '../../helpers/events';
+import { tempDir } from '../crypto/support';
+import { forgeCredential, opensslCredential, type TestCredential } from '../ceg/credential-fixtures';
 
 const TENANT = 'sim-tenant-code';
 const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
@@ -24,7 +26,8 @@ describe('UEM simulator', function () {
       users: [{ uuid: '11111111-2222-4333-8444-555555555555', id: 77, email: '', userName: 'noemail' }],
       oauth: { clientId: 'cid', clientSecret: 'csecret', tokenLifetimeSeconds: 120 },
       extend(api, context) {
-        // What the later direct-upload handler will do: a route behind the same auth, recording into uploads.
+        // A test's own route, behind the same auth, recording into uploads; it answers this path
+        // instead of the built-in uploadsmimecerts handler (extend routes are matched first).
         api.post('/system/users/:id/uploadsmimecerts', express.json(), (req, res) => {
           context.uploads.push({ userId: String(req.params.id), receivedAt: new Date().toISOString(), kind: (req.body as { kind?: string }).kind });
           res.status(204).end();
@@ -83,7 +86,7 @@ describe('UEM simulator', function () {
     assert.equal(response.status, 200);
   });
 
-  it('extra routes added through `extend` sit behind the same auth and record uploads', async () => {
+  it('routes added through `extend` sit behind the same auth, come before the built-in ones, and record uploads', async () => {
     const post = (headers: Record<string, string>) =>
       fetch(`${sim.url}/api/system/users/4711/uploadsmimecerts`, { method: 'POST', headers: { ...headers, 'Content-Type': 'application/json' }, body: '{"kind":"signing"}' });
     assert.equal((await post({})).status, 401);
@@ -110,6 +113,82 @@ describe('UEM simulator', function () {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('UEM simulator: direct S/MIME upload (uploadsmimecerts)', function () {
+  this.timeout(30_000);
+  const email = 'ida.holm@example.test';
+  let sim: UemSimulator;
+  let work: ReturnType<typeof tempDir>;
+  let signing: TestCredential;
+  let encryption: TestCredential;
+  before(async () => {
+    work = tempDir('uem-sim-upload');
+    sim = await startUemSimulator({ port: 0, username: 'api-user', password: 'api-Password', tenantCode: TENANT, users: [{ id: 61, email }, { id: 62, email: '' }] });
+    [signing, encryption] = await Promise.all([opensslCredential(work.path, { email }), opensslCredential(work.path, { email })]);
+  });
+  after(async () => {
+    await sim?.close();
+    work?.remove();
+  });
+
+  const headers = { Authorization: basic('api-user', 'api-Password'), 'aw-tenant-code': TENANT, Accept: 'application/json;version=1', 'Content-Type': 'application/json' };
+  const post = (userId: string | number, body: string) => fetch(`${sim.url}/api/system/users/${userId}/uploadsmimecerts`, { method: 'POST', headers, body });
+  const object = (c: TestCredential, password = c.password) => ({ CertificatePayload: c.pkcs12.toString('base64'), Password: password });
+  async function refusal(response: Response): Promise<{ errorCode: number; message: string }> {
+    assert.equal(response.status, 400);
+    assert.match(response.headers.get('content-type') ?? '', /json/);
+    return (await response.json()) as { errorCode: number; message: string };
+  }
+
+  it('takes Signing and Encryption in one request: 200, both recorded with their thumbprints', async () => {
+    const response = await post(61, JSON.stringify({ Signing: object(signing), Encryption: object(encryption) }));
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), '');
+    const recorded = sim.directUploads().at(-1)!;
+    assert.equal(recorded.userId, '61');
+    assert.deepEqual(recorded.kinds, ['signing', 'encryption']);
+    assert.deepEqual(recorded.thumbprints, { signing: signing.thumbprint, encryption: encryption.thumbprint });
+    assert.ok(!Number.isNaN(Date.parse(recorded.receivedAt)));
+  });
+
+  it('is behind the same authentication as the look-ups', async () => {
+    const response = await fetch(`${sim.url}/api/system/users/61/uploadsmimecerts`, { method: 'POST', headers: { ...headers, 'aw-tenant-code': 'other' }, body: JSON.stringify({ Signing: object(signing) }) });
+    assert.equal(response.status, 401);
+  });
+
+  it('refuses the whole upload when one object is bad, and records nothing', async () => {
+    const before = sim.directUploads().length;
+    const body = await refusal(await post(61, JSON.stringify({ Signing: object(signing), Encryption: object(encryption, 'wrong') })));
+    assert.equal(body.errorCode, 400);
+    assert.match(body.message, /^Encryption certificate: .*password/);
+    assert.equal(sim.directUploads().length, before);
+  });
+
+  it('refuses a certificate without EKU emailProtection', async () => {
+    const tls = await opensslCredential(work.path, { email, eku: 'clientAuth' });
+    assert.match((await refusal(await post(61, JSON.stringify({ Signing: object(tls) })))).message, /email protection/);
+  });
+
+  it('refuses an expired certificate', async () => {
+    assert.match((await refusal(await post(61, JSON.stringify({ Signing: object(forgeCredential({ email, expired: true })) })))).message, /validity/);
+  });
+
+  it('refuses a body with neither object, one that is not JSON, and a user without an email address', async () => {
+    assert.match((await refusal(await post(61, JSON.stringify({ signing: object(signing) })))).message, /Signing or an Encryption/);
+    assert.match((await refusal(await post(61, '{"Signing": '))).message, /Invalid request body/);
+    assert.match((await refusal(await post(62, JSON.stringify({ Signing: object(signing) })))).message, /no email address/);
+  });
+
+  it('a synthetic user (no fixture) takes a certificate for an address in the simulator\'s domain, and refuses any other', async () => {
+    const inDomain = await opensslCredential(work.path, { email: 'user-0a1b2c3d@uem-sim.example.test' });
+    assert.equal((await post(9001, JSON.stringify({ Signing: object(inDomain) }))).status, 200);
+    assert.match((await refusal(await post(9001, JSON.stringify({ Signing: object(signing) })))).message, /email address does not match/);
+  });
+
+  it('answers 404 for an id that is not a number', async () => {
+    assert.equal((await post('abc', JSON.stringify({ Signing: object(signing) }))).status, 404);
   });
 });
 
