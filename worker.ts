@@ -10,7 +10,7 @@
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
 import { buildActivityDeps, closeActivityDeps } from './src/activities/deps';
-import { ConfigError, loadConfig, type Config } from './src/config';
+import { loadConfigOrExit, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
 import { codecKeyring, providerDataConverter } from './src/temporal/data-converter';
@@ -45,13 +45,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
 }
 
 if (require.main === module) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
   runWorker(config, logger).catch((err) => {
     logger.fatal({ err }, 'worker failed');

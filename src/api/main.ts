@@ -5,7 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { loadConfigOrExit, type Config } from '../config';
 import { createLogger, type Logger } from '../logging';
 import { AesGcmPayloadCodec } from '../temporal/codec';
 import { codecOpenApiPaths, createCodecRouter } from '../temporal/codec-server';
@@ -53,13 +53,7 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
 }
 
 if (require.main === module) {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
-    process.exit(2);
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   runApi(config, logger).then(
     ({ stop }) => {

@@ -60,6 +60,19 @@ function crossChecks(s: Settings): string[] {
   return problems;
 }
 
+/**
+ * For process entry points: the configuration, or a message naming every bad key on stderr and
+ * exit code 2 (a bad deployment stops at start, before anything connects).
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    return loadConfig();
+  } catch (err) {
+    process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
+    process.exit(2);
+  }
+}
+
 /** The workflow policy this configuration asks for. */
 export function provisioningPolicy(config: Settings): ProvisioningPolicy {
   return {

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ApplicationFailure } from '@temporalio/common';
 import { request as httpRequest } from 'undici';
 import type { CaAnswer, CertificateSigningRequest } from '../../src/activities/ca/certificate-authority';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
@@ -21,6 +20,7 @@ import { x509 } from '../../src/activities/crypto/x509';
 import type { CredentialKind } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
 import { startOrderCaSimulator, type OrderCaSimulator } from '../../src/peers/order-ca-sim';
+import { failureOf } from '../helpers/failures';
 
 const run = promisify(execFile);
 const logger = createLogger({ level: 'silent' });
@@ -69,15 +69,6 @@ describe('order-and-poll CA adapter against the simulator', function () {
     return answer as Extract<CaAnswer, { status: 'issued' }>;
   }
 
-  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('expected the call to fail');
-  }
 
   function admin(method: 'GET' | 'POST' | 'PUT', path: string, body?: unknown) {
     return httpRequest(`${sim.url}${path}`, {

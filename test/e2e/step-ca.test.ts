@@ -10,7 +10,6 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ApplicationFailure } from '@temporalio/common';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { CaAnswer, CertificateSigningRequest } from '../../src/activities/ca/certificate-authority';
 import { StepCa, type StepCaOptions } from '../../src/activities/ca/step-ca';
@@ -19,6 +18,7 @@ import { buildSmimeCsr } from '../../src/activities/crypto/csr';
 import { generateKeyPair as generateCredentialKey } from '../../src/activities/crypto/keys';
 import { createLogger } from '../../src/logging';
 import { opensslSmimeCsr, startLossyProxy, startStepCa, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
+import { failureOf } from '../helpers/failures';
 
 const run = promisify(execFile);
 const logger = createLogger({ level: 'silent' });
@@ -84,15 +84,6 @@ describe('step-ca adapter against a real step-ca', function () {
     return (await run('openssl', ['verify', '-CAfile', ca.rootFile, '-untrusted', chain, '-purpose', purpose, leaf])).stdout;
   }
 
-  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('expected the call to fail');
-  }
 
   function serialOf(pem: string): string {
     return BigInt(`0x${new X509Certificate(pem).serialNumber}`).toString(16);

@@ -3,7 +3,6 @@
  * (smtp-server), a throw-away TLS certificate (OpenSSL), a logger whose lines can be read back,
  * a sample notice and an assertion for typed failures. Each starter returns a `close()` the test must call.
  */
-import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
@@ -11,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { ApplicationFailure } from '@temporalio/common';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { FailureNotice } from '../../src/activities/notify/notifier';
@@ -39,16 +37,7 @@ export function sampleNotice(overrides: Partial<FailureNotice> = {}): FailureNot
 }
 
 /** Asserts a typed Temporal failure with this type and retry verdict; returns it for more checks. */
-export async function failsWith(promise: Promise<unknown>, type: string, nonRetryable: boolean): Promise<ApplicationFailure> {
-  const err = await promise.then(
-    () => assert.fail(`expected ${type}, but it succeeded`),
-    (e: unknown) => e,
-  );
-  assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-  assert.equal(err.type, type, err.message);
-  assert.equal(err.nonRetryable, nonRetryable, `nonRetryable of ${err.type}: ${err.message}`);
-  return err;
-}
+export { failsWith } from './failures';
 
 // --- logger -------------------------------------------------------------------------------------
 

@@ -5,10 +5,10 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import type { CertificateSigningRequest } from '../../../src/activities/ca/certificate-authority';
 import { OrderPollCa } from '../../../src/activities/ca/order-poll';
 import { createLogger } from '../../../src/logging';
+import { failureOf } from '../../helpers/failures';
 
 type Answer = { status: number; body: string; type?: string };
 
@@ -42,15 +42,6 @@ describe('order-and-poll adapter: reading answers', () => {
   afterEach(() => ca.close());
   after(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
-  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('expected the call to fail');
-  }
 
   it('places the order with the idempotency key as externalId, the kind as usage and the API key header', async () => {
     answers['POST /v1/orders'] = { status: 201, body: order('pending') };

@@ -8,13 +8,13 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import { exportJWK, generateKeyPair } from 'jose';
 import type { CertificateSigningRequest } from '../../../src/activities/ca/certificate-authority';
 import { StepCa } from '../../../src/activities/ca/step-ca';
 import { buildSmimeCsr } from '../../../src/activities/crypto/csr';
 import { generateKeyPair as generateCredentialKey } from '../../../src/activities/crypto/keys';
 import { createLogger } from '../../../src/logging';
+import { failureOf } from '../../helpers/failures';
 
 type Answer = { status: number; body: string };
 
@@ -61,15 +61,6 @@ describe('step-ca adapter: typing of answers', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  async function failureOf(promise: Promise<unknown>): Promise<ApplicationFailure> {
-    try {
-      await promise;
-    } catch (err) {
-      assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-      return err;
-    }
-    assert.fail('expected the call to fail');
-  }
 
   const stepError = (status: number, message: string): Answer => ({ status, body: JSON.stringify({ status, message }) });
 

@@ -6,13 +6,13 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import type { CredentialUpload, EscrowGateway } from '../../../src/activities/ceg/escrow-gateway';
 import { createUemDirectGateway, UemDirectGateway, type UemDirectGatewayOptions } from '../../../src/activities/uem/uem-direct-gateway';
 import { ConfigError, loadConfig } from '../../../src/config';
 import { startUemSimulator, type UemSimulator } from '../../../src/peers/uem-sim/server';
 import { tempDir } from '../crypto/support';
 import { forgeCredential, opensslCredential, uploadOf, type TestCredential } from '../ceg/credential-fixtures';
+import { failureOf as failure } from '../../helpers/failures';
 
 const CREDENTIALS = { username: 'provider-api', password: 'uem-api-Password-1' };
 const TENANT = 'tenant-code-0123456789';
@@ -20,15 +20,6 @@ const OAUTH = { clientId: 'provider-client', clientSecret: 'oauth-Client-Secret-
 const USER_ID = '5120';
 const EMAIL = 'lena.weber@example.test';
 
-async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('the upload succeeded');
-}
 
 describe('UemDirectGateway against the UEM simulator', function () {
   this.timeout(30_000);

@@ -5,26 +5,17 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
 import { createUserDirectory, UemRestDirectory, type UemRestDirectoryOptions } from '../../../src/activities/uem/uem-rest-directory';
 import { ConfigError, loadConfig } from '../../../src/config';
 import { startUemSimulator, type UemSimulator } from '../../../src/peers/uem-sim/server';
 import { projectPath } from '../../../src/tools/paths';
+import { failureOf as failure } from '../../helpers/failures';
 
 const USERS_FILE = projectPath('test', 'fixtures', 'uem', 'users.json');
 const CREDENTIALS = { username: 'provider-api', password: 'uem-api-Password-1' };
 const TENANT = 'tenant-code-0123456789';
 const OAUTH = { clientId: 'provider-client', clientSecret: 'oauth-Client-Secret-1' };
 
-async function failure(promise: Promise<unknown>): Promise<ApplicationFailure> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof ApplicationFailure, `expected an ApplicationFailure, got ${String(err)}`);
-    return err;
-  }
-  assert.fail('the look-up succeeded');
-}
 
 describe('UemRestDirectory against the UEM simulator', function () {
   this.timeout(20_000);
