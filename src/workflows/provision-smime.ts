@@ -26,7 +26,7 @@ import type { CertificateInfo, PreparedRequest, ResolvedUser, SealedCredential, 
 import type { CredentialKind } from '../domain/enrollment';
 import { DELIVERY_FAILED, NON_RETRYABLE_ERROR_TYPES, isNonRetryableType } from '../domain/errors';
 import { defaultPolicy } from '../domain/policy';
-import { deliveryWindow, formatDuration } from '../domain/schedule';
+import { DAY_MS, deliveryWindow, formatDuration, HOUR_MS } from '../domain/schedule';
 import { recordCompletion } from './metrics';
 import type { Stage } from '../domain/stages';
 import {
@@ -253,11 +253,12 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   /** Pending CA requests: poll on a durable timer, or sooner on `certificateIssued`, until the deadline. */
   async function awaitIssuance(pending: CredentialProgress[]): Promise<void> {
     enterStage('AwaitingIssuance');
+    const since = Date.now();
     let waiting = pending;
     while (waiting.length > 0) {
       const remaining = window.deadline - Date.now();
       if (remaining <= 0) throw new WindowClosed(`certificate request ${waiting.map((c) => c.requestId).join(', ')} still pending when the window closed`);
-      const wait = Math.min(policy.issuancePollIntervalMs, remaining);
+      const wait = Math.min(issuancePollInterval(Date.now() - since), remaining);
       nextAttemptAt = Date.now() + wait;
       refreshDetails();
       await condition(() => issuanceNoticed || retryRequested, wait, { summary: `next issuance check in ${formatDuration(wait)}` });
@@ -457,6 +458,16 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       workflowUrl: '', // filled by the activity, which knows the UI's address
       howToFind: `Temporal workflow ${info.workflowId} (run ${info.runId}) in namespace ${info.namespace}`,
     };
+  }
+
+  /**
+   * The configured interval for the first day of a wait; after that at least hourly. A CA that has
+   * not issued within a day is working on a human timescale, and polling every 15 minutes for
+   * 12 days would grow the history to tens of thousands of events. `certificateIssued` still
+   * wakes the workflow at once.
+   */
+  function issuancePollInterval(waitedMs: number): number {
+    return waitedMs < DAY_MS ? policy.issuancePollIntervalMs : Math.max(policy.issuancePollIntervalMs, HOUR_MS);
   }
 
   function isShared(kind: CredentialKind): boolean {

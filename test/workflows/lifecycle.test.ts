@@ -46,7 +46,7 @@ describe('provisionSmime lifecycle (time-skipping)', function () {
     return enrollmentEvent({ eventTime: new Date(await env.currentTimeMs()).toISOString() });
   }
 
-  it('waits for a CA that keeps the request pending for 2 days, then delivers in the first attempt', async () => {
+  it('waits for a CA that keeps the request pending for 2 days (polls every 15 min, hourly after a day), then delivers in the first attempt', async () => {
     let readyAt = Infinity;
     const activities = fakeActivities({
       async requestCertificate({ kind }) {
@@ -62,11 +62,14 @@ describe('provisionSmime lifecycle (time-skipping)', function () {
       const report = await handle.result();
       assert.equal(report.attempts, 1);
       assert.ok(Date.parse(report.deliveredAt) >= startedAt + 2 * DAY_MS);
-      assert.ok(Date.parse(report.deliveredAt) < startedAt + 2 * DAY_MS + 20 * MINUTE_MS, 'within one poll interval of issuance');
+      assert.ok(Date.parse(report.deliveredAt) < startedAt + 2 * DAY_MS + HOUR_MS + 5 * MINUTE_MS, 'within one (hourly) poll of issuance');
     });
     assert.equal(activities.callsOf('requestCertificate').length, 2, 'submitted once per kind');
     const polls = activities.callsOf('checkIssuance').filter((c) => (c.input as { kind: string }).kind === 'signing');
-    assert.ok(polls.length >= 190 && polls.length <= 194, `polled every 15 minutes (${polls.length} polls)`);
+    const gaps = polls.slice(1).map((p, i) => Math.round((p.at - polls[i]!.at) / MINUTE_MS));
+    assert.ok(gaps.slice(0, 90).every((g) => g === 15), 'every 15 minutes on the first day');
+    assert.ok(gaps.slice(-20).every((g) => g === 60), 'hourly on the second day');
+    assert.ok(polls.length >= 118 && polls.length <= 122, `96 polls the first day, 24 the second (${polls.length})`);
   });
 
   it('is woken by certificateIssued instead of waiting for the next poll', async () => {
