@@ -34,6 +34,10 @@ export interface StackOptions {
   logLevel?: string;
   /** Keep the data folder after stop() (for a post-mortem); default false. */
   keepDataDir?: boolean;
+  /** Dynamic config of the dev server on top of temporal-dev.yml's; null removes a key. */
+  temporalDynamicConfig?: Record<string, string | number | boolean | null>;
+  /** More `temporal server start-dev` arguments (e.g. --sqlite-pragma journal_mode=wal). */
+  temporalExtraArgs?: string[];
 }
 
 export interface StackPorts {
@@ -169,8 +173,13 @@ export class BenchStack {
 
   async startTemporal(): Promise<void> {
     const file = readStackFile();
-    const stackFile = { ...file, temporal: { ...file.temporal, metricsPort: this.ports.temporalMetrics } };
-    const args = devServerArgs(stackFile, this.dataDir, { port: this.ports.temporal, uiPort: this.ports.temporalUi, codecEndpoint: '' });
+    const dynamicConfig: Record<string, string | number | boolean> = { ...file.temporal.dynamicConfig };
+    for (const [key, value] of Object.entries(this.options.temporalDynamicConfig ?? {})) {
+      if (value === null) delete dynamicConfig[key];
+      else dynamicConfig[key] = value;
+    }
+    const stackFile = { ...file, temporal: { ...file.temporal, metricsPort: this.ports.temporalMetrics, dynamicConfig } };
+    const args = [...devServerArgs(stackFile, this.dataDir, { port: this.ports.temporal, uiPort: this.ports.temporalUi, codecEndpoint: '' }), ...(this.options.temporalExtraArgs ?? [])];
     this.launch({ name: 'temporal', command: this.temporalCli, args });
     await waitForPort(this.ports.temporal, START_TIMEOUT_MS);
     await waitForTemporal(this.temporalAddress, START_TIMEOUT_MS);

@@ -191,8 +191,14 @@ describe('management API on the dev server', function () {
     const answer = await call('POST', `/v1/enrollments/${workflowId}/retry`, OPERATOR_TOKEN);
     assert.equal(answer.status, 202, answer.text);
     assert.equal((answer.json as { action: string }).action, 'retry');
-    const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
-    assert.ok(history.events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'retryNow'));
+    // A signal that arrives while a workflow task is running is buffered until that task completes.
+    let signalled = false;
+    for (let i = 0; i < 100 && !signalled; i++) {
+      const history = await env.client.workflow.getHandle(workflowId).fetchHistory();
+      signalled = !!history.events?.some((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'retryNow');
+      if (!signalled) await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(signalled, 'retryNow reached the workflow history');
     await env.client.workflow.getHandle(workflowId).terminate('test finished');
     assert.equal((await call('POST', `/v1/enrollments/${workflowId}/retry`, OPERATOR_TOKEN)).status, 409);
   });

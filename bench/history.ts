@@ -1,0 +1,114 @@
+/**
+ * History size: how many events and how many bytes one provisioning workflow leaves in Temporal.
+ *
+ * - delivered: a workflow from the burst, read back from the dev server;
+ * - failed after 75 attempts: measured live, not taken from the replay corpus — the worker's own
+ *   activities (built from settings exactly as worker.ts builds them) against a gateway that never
+ *   answers, under the time-skipping test server, so 12.5 days of 4-hourly attempts take seconds.
+ *
+ * Bytes are the protobuf encoding of the History message, with payloads as stored (encrypted by
+ * the payload codec), which is what the server keeps and what limits (50k events / 50 MB) count.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { createActivities } from '../src/activities';
+import { buildActivityDeps, closeActivityDeps } from '../src/activities/deps';
+import { loadConfig, provisioningPolicy } from '../src/config';
+import { provisioningWorkflowId } from '../src/domain/enrollment';
+import { createLogger } from '../src/logging';
+import { ensureDevPki } from '../src/peers/dev-pki';
+import { codecKeyring, providerDataConverter } from '../src/temporal/data-converter';
+import { WORKFLOW_TYPE } from '../src/workflows/definitions';
+import { createTimeSkippingEnv, workflowBundle } from '../test/helpers/temporal';
+import { simulatedEnrollment } from '../src/cli/simulate';
+import { freePort } from './stack';
+
+const EventType = temporal.api.enums.v1.EventType;
+
+export interface HistorySize {
+  events: number;
+  bytes: number;
+  activitiesScheduled: number;
+  timersStarted: number;
+  searchAttributeUpserts: number;
+  /** Attempts the run made (from its result or failure details), when known. */
+  attempts?: number;
+}
+
+export function historySize(history: temporal.api.history.v1.IHistory): HistorySize {
+  const events = history.events ?? [];
+  const count = (type: temporal.api.enums.v1.EventType) => events.filter((e) => e.eventType === type).length;
+  return {
+    events: events.length,
+    bytes: temporal.api.history.v1.History.encode(history).finish().length,
+    activitiesScheduled: count(EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED),
+    timersStarted: count(EventType.EVENT_TYPE_TIMER_STARTED),
+    searchAttributeUpserts: count(EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES),
+  };
+}
+
+export async function deliveredHistory(client: Client, workflowId: string): Promise<HistorySize> {
+  return historySize(await client.workflow.getHandle(workflowId).fetchHistory());
+}
+
+/**
+ * Run one enrollment to its end with every upload refused (the gateway's port is closed) under
+ * the time-skipping server; return the size of its history.
+ */
+export async function failedAfterAllAttemptsHistory(progress?: (message: string) => void): Promise<HistorySize> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'bench-history-'));
+  const logger = createLogger({ level: 'silent' });
+  const env = await createTimeSkippingEnv();
+  try {
+    await ensureDevPki(dataDir, logger);
+    const config = loadConfig({
+      env: {
+        DATA_DIR: dataDir,
+        KEY_POOL_SIZE: '0',
+        CEG_URL: `https://localhost:${await freePort()}`, // nothing listens: every upload fails as GatewayUnavailable
+        CEG_RECIPIENT_CERT: join(dataDir, 'dev-pki', 'recipient.crt'),
+        GATEWAY_TIMEOUT: '5s',
+        LOG_LEVEL: 'silent',
+      },
+    });
+    const deps = await buildActivityDeps(config, logger);
+    const dataConverter = providerDataConverter(codecKeyring(config, logger));
+    const taskQueue = 'bench-history';
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      namespace: 'default',
+      taskQueue,
+      workflowBundle: await workflowBundle({ providerFailureConverter: true }),
+      activities: createActivities(deps),
+      dataConverter,
+    });
+    const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
+    const event = { ...simulatedEnrollment(0), eventTime: new Date(await env.currentTimeMs()).toISOString() };
+    const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
+    try {
+      const history = await worker.runUntil(async () => {
+        const handle = await client.workflow.start(WORKFLOW_TYPE, { workflowId, taskQueue, args: [{ event, policy: provisioningPolicy(config) }] });
+        progress?.('running 12.5 days of attempts under time skipping');
+        await handle.result().catch(() => undefined);
+        return handle.fetchHistory();
+      });
+      const size = historySize(history);
+      const last = history.events?.at(-1);
+      const details = last?.workflowExecutionFailedEventAttributes?.failure?.applicationFailureInfo?.details?.payloads?.[0];
+      if (details) {
+        const [report] = (await dataConverter.payloadCodecs![0]!.decode([details])).map((p) => JSON.parse(Buffer.from(p.data ?? new Uint8Array()).toString('utf8')) as { attempts?: number });
+        size.attempts = report?.attempts;
+      }
+      return size;
+    } finally {
+      await closeActivityDeps(deps);
+    }
+  } finally {
+    await env.teardown();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
