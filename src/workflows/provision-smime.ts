@@ -124,7 +124,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     throw err;
   }
 
-  // --- the lifecycle, one credential at a time; each step is skipped when already done --------
+  // --- the lifecycle: each step is skipped when an earlier attempt already did it -------------
 
   async function resolveUser(): Promise<ResolvedUser> {
     enterStage('ResolvingUser');
