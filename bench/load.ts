@@ -42,16 +42,19 @@ export interface PostOptions {
   firstIndex?: number;
   /** Stop sending early (e.g. a fault test that has seen enough). */
   signal?: AbortSignal;
+  /** Send these events (e.g. again, as UEM re-sends) instead of fresh ones; `count` is capped by their number. */
+  events?: EnrollmentEvent[];
   requestTimeoutMs?: number;
 }
 
-export async function postEnrollments(options: PostOptions, progress?: Progress): Promise<Sent[]> {
+export async function postEnrollments(requested: PostOptions, progress?: Progress): Promise<Sent[]> {
+  const options = requested.events ? { ...requested, count: Math.min(requested.count, requested.events.length) } : requested;
   const results: Sent[] = [];
   const format = options.format ?? 'json';
   const started = Date.now();
   let next = 0;
   const sendOne = async (n: number): Promise<void> => {
-    const event = simulatedEnrollment((options.firstIndex ?? 0) + n);
+    const event = options.events?.[n] ?? simulatedEnrollment((options.firstIndex ?? 0) + n);
     const payload = enrollmentPayload(event, format);
     const sentAt = Date.now();
     const t0 = performance.now();

@@ -30,6 +30,29 @@ export interface ProcessUsage {
 }
 
 const TAIL_LINES = 200;
+
+/**
+ * Every child still running. Each sits in its own process group, so a bench or test process that
+ * dies (an exception, Ctrl-C) would leave them behind: on exit and on SIGINT/SIGTERM they are
+ * SIGKILLed first.
+ */
+const live = new Set<ManagedProcess>();
+let guardsInstalled = false;
+
+function installExitGuards(): void {
+  if (guardsInstalled) return;
+  guardsInstalled = true;
+  const killAll = () => {
+    for (const child of live) child.signal('SIGKILL');
+  };
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      killAll();
+      process.exit(signal === 'SIGINT' ? 130 : 143);
+    });
+  }
+}
 const CLOCK_TICKS_PER_SECOND = 100; // Linux USER_HZ, fixed at 100 on every mainstream architecture
 
 export class ManagedProcess {
@@ -54,6 +77,8 @@ export class ManagedProcess {
     });
     if (this.child.pid === undefined) throw new Error(`${spec.name}: could not start ${spec.command}`);
     this.pid = this.child.pid;
+    installExitGuards();
+    live.add(this);
     for (const stream of [this.child.stdout!, this.child.stderr!]) {
       createInterface({ input: stream }).on('line', (line) => this.onLine(line));
     }
@@ -66,7 +91,10 @@ export class ManagedProcess {
         resolve('spawn error');
       });
     });
-    void this.exited.then(() => this.log.end());
+    void this.exited.then(() => {
+      live.delete(this);
+      this.log.end();
+    });
   }
 
   get running(): boolean {

@@ -26,10 +26,12 @@ import { ManagedProcess, type ProcessUsage } from './processes';
 export interface StackOptions {
   /** Names the temporary data folder (`<tmp>/<label>-XXXX`). */
   label: string;
-  /** Settings for the first worker on top of the defaults (e.g. { KEY_ALGORITHM: 'ec' }). */
+  /** Settings for the worker on top of the defaults (e.g. { KEY_ALGORITHM: 'ec' }); startWorker() without settings uses these. */
   workerEnv?: Record<string, string>;
   /** Start the worker with the stack (default true). */
   startWorker?: boolean;
+  /** Settings for the API on top of the defaults (e.g. { PROVISION_SCHEDULE: 'event-driven' }). */
+  apiEnv?: Record<string, string>;
   /** LOG_LEVEL of the provider's processes (default info, as in production). */
   logLevel?: string;
   /** Keep the data folder after stop() (for a post-mortem); default false. */
@@ -52,7 +54,7 @@ export interface StackPorts {
 }
 
 /** The provider's processes are TypeScript run through tsx's require hook, as `npm run dev` does. */
-const NODE_WITH_TSX = (file: string) => ({ command: process.execPath, args: ['--require', 'tsx/cjs', projectPath(file)] });
+const NODE_WITH_TSX = (file: string, nodeArgs: string[] = []) => ({ command: process.execPath, args: [...nodeArgs, '--require', 'tsx/cjs', projectPath(file)] });
 const START_TIMEOUT_MS = 120_000;
 
 export class BenchStack {
@@ -125,7 +127,7 @@ export class BenchStack {
       stack.temporalCli = await ensureTemporalCli();
       await stack.startTemporal();
       await stack.startPeers();
-      if (options.startWorker ?? true) await stack.startWorker(options.workerEnv);
+      if (options.startWorker ?? true) await stack.startWorker();
       await stack.startApi();
     } catch (err) {
       await stack.stop();
@@ -199,9 +201,12 @@ export class BenchStack {
     await Promise.race([waitForPort(this.ports.uemSim, START_TIMEOUT_MS), uem.exited.then((how) => Promise.reject(new Error(`uem-sim exited (${how})\n${uem.recentOutput()}`)))]);
   }
 
-  /** Start a worker (`worker.ts`) with these settings on top of the stack's; resolves once it polls. */
-  async startWorker(env: Record<string, string> = {}, name = 'worker'): Promise<ManagedProcess> {
-    const worker = this.launch({ name, ...NODE_WITH_TSX('worker.ts') }, env);
+  /**
+   * Start a worker (`worker.ts`) with these settings on top of the stack's; resolves once it polls.
+   * `nodeArgs` go to node itself (e.g. --cpu-prof, which NODE_OPTIONS does not accept).
+   */
+  async startWorker(env: Record<string, string> = this.options.workerEnv ?? {}, options: { name?: string; nodeArgs?: string[] } = {}): Promise<ManagedProcess> {
+    const worker = this.launch({ name: options.name ?? 'worker', ...NODE_WITH_TSX('worker.ts', options.nodeArgs) }, env);
     await worker.waitForLine(/"msg":"worker polling"/, START_TIMEOUT_MS);
     return worker;
   }
@@ -213,7 +218,7 @@ export class BenchStack {
     return child;
   }
 
-  async startApi(env: Record<string, string> = {}): Promise<ManagedProcess> {
+  async startApi(env: Record<string, string> = this.options.apiEnv ?? {}): Promise<ManagedProcess> {
     const api = this.launch({ name: 'api', ...NODE_WITH_TSX('src/api/main.ts') }, env);
     await api.waitForLine(/"msg":"API listening"/, START_TIMEOUT_MS);
     return api;

@@ -1,0 +1,283 @@
+/**
+ * `npm run bench`: throughput, latency, history size and memory of the provider on this machine,
+ * against floors measured in the same run — see README, "Benchmarks".
+ *
+ *   npm run bench -- [--events 1000] [--concurrency 32] [--warm-events 300] [--configs ec,rsa-warm,rsa]
+ *                    [--ack-rate 100] [--ack-seconds 10] [--crypto-seconds 10] [--floor-upserts]
+ *                    [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR]
+ *                    [--no-history] [--cpu-prof] [--keep]
+ *
+ * It starts its own stack (Temporal dev server on a SQLite file, CEG and UEM simulators, worker,
+ * API) on free ports in a temporary folder, then:
+ *   1. the Temporal floor: a no-op workflow of the same shape, started straight on Temporal, run by
+ *      a floor worker with the worker's settings;
+ *   2. the crypto floors: key generation + PKCS#12 per credential on both cores (RSA, EC, and
+ *      PKCS#12 only for a warm key pool);
+ *   3. a burst through the webhook per worker configuration (EC keys; RSA with a warm key pool;
+ *      RSA with the pool off), each until every enrollment is Delivered;
+ *   4. webhook acknowledgement latency at a fixed rate: with the worker stopped (webhook and
+ *      Temporal alone, as with the API on its own host), then with the last worker busy;
+ *   5. history size of a delivered workflow and of one that failed after all 75 attempts.
+ * Results: a table on stdout, bench/results/<stamp>.json and bench/results/<stamp>.svg.
+ */
+import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { projectPath } from '../src/tools/paths';
+import { say } from '../src/tools/progress';
+import { measureCryptoFloor, type CryptoFloorKind, type CryptoFloorResult } from './crypto-floor';
+import { FLOOR_ACTIVITIES_PER_WORKFLOW } from './floor/activities';
+import { deliveredHistory, failedAfterAllAttemptsHistory } from './history';
+import { currentLoad, machineInfo } from './machine';
+import { fillKeyPool, measureAck, measureBurst, measureTemporalFloor } from './phases';
+import { plotSvg } from './plot';
+import { formatTable, judgeTargets, ratiosFor, type BenchSummary, type BurstConfig, type BurstResult } from './report';
+import { BenchStack, freePort } from './stack';
+import { sleep } from './load';
+
+const USAGE = 'usage: npm run bench -- [--events N] [--concurrency C] [--warm-events N] [--configs ec,rsa-warm,rsa] [--ack-rate R] [--ack-seconds S] [--crypto-seconds S] [--floor-upserts] [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR] [--no-history] [--cpu-prof] [--keep]';
+const FLOOR_TASK_QUEUE = 'bench-floor';
+const CONFIGS: readonly BurstConfig[] = ['ec', 'rsa-warm', 'rsa'];
+const CRYPTO_FLOOR_OF: Record<BurstConfig, CryptoFloorKind> = { rsa: 'rsa', 'rsa-warm': 'pooled-keys', ec: 'ec' };
+
+interface Options {
+  events: number;
+  concurrency: number;
+  warmEvents: number;
+  configs: BurstConfig[];
+  ackRate: number;
+  ackSeconds: number;
+  cryptoSeconds: number;
+  floorUpserts: boolean;
+  serverArgs: string[];
+  workerEnv: Record<string, string>;
+  label?: string;
+  out: string;
+  history: boolean;
+  cpuProf: boolean;
+  keep: boolean;
+  logLevel: string;
+  phaseTimeoutMs: number;
+}
+
+class UsageError extends Error {}
+
+function parseOptions(argv: string[]): Options {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      events: { type: 'string', default: '1000' },
+      concurrency: { type: 'string', default: '32' },
+      'warm-events': { type: 'string', default: '300' },
+      configs: { type: 'string', default: CONFIGS.join(',') },
+      'ack-rate': { type: 'string', default: '100' },
+      'ack-seconds': { type: 'string', default: '10' },
+      'crypto-seconds': { type: 'string', default: '10' },
+      'floor-upserts': { type: 'boolean', default: false },
+      'server-arg': { type: 'string', multiple: true, default: [] },
+      'worker-env': { type: 'string', multiple: true, default: [] },
+      label: { type: 'string' },
+      out: { type: 'string', default: projectPath('bench', 'results') },
+      'no-history': { type: 'boolean', default: false },
+      'cpu-prof': { type: 'boolean', default: false },
+      keep: { type: 'boolean', default: false },
+      'log-level': { type: 'string', default: 'info' },
+      'phase-timeout': { type: 'string', default: '1800' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${USAGE}\n`);
+    process.exit(0);
+  }
+  const whole = (name: string, text: string, min: number) => {
+    const n = Number(text);
+    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be a whole number of at least ${min}`);
+    return n;
+  };
+  const configs = values.configs.split(',').map((c) => c.trim()).filter(Boolean) as BurstConfig[];
+  for (const c of configs) if (!CONFIGS.includes(c)) throw new UsageError(`--configs: "${c}" is not one of ${CONFIGS.join(', ')}`);
+  const workerEnv: Record<string, string> = {};
+  for (const pair of values['worker-env']) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new UsageError(`--worker-env wants KEY=VALUE, got "${pair}"`);
+    workerEnv[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return {
+    events: whole('events', values.events, 1),
+    concurrency: whole('concurrency', values.concurrency, 1),
+    warmEvents: whole('warm-events', values['warm-events'], 1),
+    configs,
+    ackRate: whole('ack-rate', values['ack-rate'], 0),
+    ackSeconds: whole('ack-seconds', values['ack-seconds'], 1),
+    cryptoSeconds: whole('crypto-seconds', values['crypto-seconds'], 1),
+    floorUpserts: values['floor-upserts'],
+    serverArgs: values['server-arg'],
+    workerEnv,
+    label: values.label,
+    out: resolve(values.out),
+    history: !values['no-history'],
+    cpuProf: values['cpu-prof'],
+    keep: values.keep,
+    logLevel: values['log-level'],
+    phaseTimeoutMs: whole('phase-timeout', values['phase-timeout'], 10) * 1000,
+  };
+}
+
+function workerSettingsFor(config: BurstConfig, options: Options): Record<string, string> {
+  const base: Record<string, string> = {
+    rsa: { KEY_ALGORITHM: 'rsa', KEY_POOL_SIZE: '0' },
+    'rsa-warm': { KEY_ALGORITHM: 'rsa', KEY_POOL_SIZE: String(2 * options.warmEvents) },
+    ec: { KEY_ALGORITHM: 'ec', KEY_POOL_SIZE: '0' },
+  }[config];
+  return { ...base, ...options.workerEnv };
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  const started = new Date();
+  const machine = machineInfo();
+  const warnings: string[] = [];
+  say('bench', `${machine.cores} cores (${machine.cpuModel}), ${Math.round(machine.memoryBytes / 1_073_741_824)} GiB, load average ${machine.loadAverage.start.toFixed(2)}`);
+  if (machine.loadAverage.start > 0.5 * machine.cores) {
+    const note = `the machine was already busy when the run started (load average ${machine.loadAverage.start.toFixed(2)} on ${machine.cores} cores): absolute figures are low, ratios measured close together are the fairer comparison`;
+    warnings.push(note);
+    say('bench', `note: ${note}`);
+  }
+  say('bench', `plan: Temporal floor (${options.events}), crypto floors (${options.cryptoSeconds} s each), bursts ${options.configs.join(', ')} (${options.events} events; warm pool ${options.warmEvents}), ack at ${options.ackRate}/s for ${options.ackSeconds} s${options.history ? ', history sizes' : ''}`);
+
+  const profileDir = options.cpuProf ? mkdtempSync(join(tmpdir(), 'bench-cpu-prof-')) : undefined;
+  const nodeArgs = profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : [];
+
+  const stack = await BenchStack.start({ label: 'bench', startWorker: false, logLevel: options.logLevel, keepDataDir: options.keep, temporalExtraArgs: options.serverArgs });
+  say('bench', `stack up in ${stack.dataDir} (logs in logs/); Temporal ${stack.temporalAddress}, API ${stack.apiUrl}`);
+  let summary: BenchSummary;
+  try {
+    // 1. The Temporal floor, with its own worker process (same settings as the provider's worker).
+    await stack.startProgram('floor-worker', 'bench/floor/worker.ts', { BENCH_FLOOR_TASK_QUEUE: FLOOR_TASK_QUEUE, BENCH_FLOOR_METRICS_PORT: String(await freePort()), ...options.workerEnv }, /"msg":"floor worker polling"/);
+    const floorRun = { label: 'Temporal floor', events: options.events, concurrency: options.concurrency, timeoutMs: options.phaseTimeoutMs, taskQueue: FLOOR_TASK_QUEUE };
+    const temporalFloor = await measureTemporalFloor(stack, { ...floorRun, stageUpserts: false });
+    const temporalWithStageUpserts = options.floorUpserts ? await measureTemporalFloor(stack, { ...floorRun, label: 'Temporal floor + upserts', stageUpserts: true }) : undefined;
+    await stack.stopProcess('floor-worker');
+
+    // 2. The crypto floors the chosen configurations need.
+    const crypto: Partial<Record<CryptoFloorKind, CryptoFloorResult>> = {};
+    for (const kind of new Set(options.configs.map((c) => CRYPTO_FLOOR_OF[c]))) {
+      say('crypto floor', `${kind}: ${options.cryptoSeconds} s on both cores…`);
+      crypto[kind] = await measureCryptoFloor({ kind, seconds: options.cryptoSeconds });
+      say('crypto floor', `${kind}: ${crypto[kind]!.enrollmentsPerSecond.toFixed(2)} enrollments/s (${crypto[kind]!.coresBusy.toFixed(2)} cores busy)`);
+    }
+
+    // 3. Bursts through the webhook, one worker configuration after another.
+    const bursts: BurstResult[] = [];
+    for (const config of options.configs) {
+      const workerSettings = workerSettingsFor(config, options);
+      say('bench', `worker: ${Object.entries(workerSettings).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+      await stack.startWorker(workerSettings, { nodeArgs });
+      const events = config === 'rsa-warm' ? options.warmEvents : options.events;
+      const keyPoolFill = config === 'rsa-warm' ? await fillKeyPool(stack, 2 * options.warmEvents, options.phaseTimeoutMs) : undefined;
+      const measured = await measureBurst(stack, { label: `burst ${config}`, events, concurrency: options.concurrency, timeoutMs: options.phaseTimeoutMs });
+      const cryptoFloor = crypto[CRYPTO_FLOOR_OF[config]]!;
+      bursts.push({
+        ...measured,
+        config,
+        workerSettings,
+        cryptoFloor: cryptoFloor.kind,
+        workerPeakRssBytes: stack.process('worker')?.usage()?.peakRssBytes,
+        ratios: ratiosFor(measured.enrollmentsPerSecond, temporalFloor.enrollmentsPerSecond, cryptoFloor.enrollmentsPerSecond),
+        ...(keyPoolFill ? { keyPoolFill } : {}),
+      });
+      say('bench', `${config}: ${measured.delivered}/${events} delivered in ${measured.seconds} s = ${measured.enrollmentsPerSecond}/s, p50 ${(measured.latencyMs.p50 / 1000).toFixed(1)} s, p99 ${(measured.latencyMs.p99 / 1000).toFixed(1)} s`);
+      if (measured.delivered < events) warnings.push(`${config}: only ${measured.delivered} of ${events} events were delivered (${measured.failed} failed, ${measured.open} open, rejected ${JSON.stringify(measured.rejected)})`);
+      await stack.stopProcess('worker');
+    }
+
+    // 4. Acknowledgement latency at a fixed rate: first what the webhook and Temporal alone take
+    //    (the worker stopped, as on a separate host), then with the last worker busy on the same cores.
+    let webhookAck: BenchSummary['webhookAck'];
+    let webhookAckUnderLoad: BenchSummary['webhookAckUnderLoad'];
+    if (options.ackRate > 0) {
+      webhookAck = await measureAck(stack, { rate: options.ackRate, seconds: options.ackSeconds });
+      say('bench', `ack at ${webhookAck.rate}/s, worker stopped: p50 ${webhookAck.ackMs.p50.toFixed(1)} ms, p99 ${webhookAck.ackMs.p99.toFixed(1)} ms (${webhookAck.acknowledged}/${webhookAck.sent})`);
+      const lastConfig = options.configs.at(-1);
+      if (lastConfig) {
+        await stack.startWorker(workerSettingsFor(lastConfig, options), { nodeArgs });
+        await sleep(3000); // let it pick up the backlog the first pass left, so it is busy
+        webhookAckUnderLoad = { ...(await measureAck(stack, { rate: options.ackRate, seconds: options.ackSeconds })), workerConfig: lastConfig };
+        say('bench', `ack at ${webhookAckUnderLoad.rate}/s, ${lastConfig} worker busy: p50 ${webhookAckUnderLoad.ackMs.p50.toFixed(1)} ms, p99 ${webhookAckUnderLoad.ackMs.p99.toFixed(1)} ms`);
+      }
+    }
+
+    // 5a. History of a delivered workflow (the last burst's sample).
+    const sample = [...bursts].reverse().find((b) => b.sampleWorkflowId)?.sampleWorkflowId;
+    const delivered = sample ? await deliveredHistory(await stack.client(), sample) : undefined;
+    if (delivered && delivered.activitiesScheduled !== FLOOR_ACTIVITIES_PER_WORKFLOW) {
+      warnings.push(`a delivered provisionSmime ran ${delivered.activitiesScheduled} activities, the Temporal floor ${FLOOR_ACTIVITIES_PER_WORKFLOW}: update bench/floor/workflows.ts to the workflow's shape`);
+    }
+
+    const usage = stack.usage();
+    summary = {
+      benchmark: 'smime-escrow-provider',
+      version: 1,
+      startedAt: started.toISOString(),
+      durationSeconds: 0,
+      machine,
+      settings: {
+        events: options.events,
+        warmEvents: options.warmEvents,
+        concurrency: options.concurrency,
+        ackRate: options.ackRate,
+        ackSeconds: options.ackSeconds,
+        temporalExtraArgs: options.serverArgs,
+        workerEnv: options.workerEnv,
+        logLevel: options.logLevel,
+      },
+      floors: { temporal: { ...temporalFloor, activitiesPerWorkflow: FLOOR_ACTIVITIES_PER_WORKFLOW }, ...(temporalWithStageUpserts ? { temporalWithStageUpserts } : {}), crypto },
+      bursts,
+      ...(webhookAck ? { webhookAck } : {}),
+      ...(webhookAckUnderLoad ? { webhookAckUnderLoad } : {}),
+      history: { ...(delivered ? { delivered } : {}) },
+      memory: { workerPeakRssBytes: usage.worker?.peakRssBytes, apiPeakRssBytes: usage.api?.peakRssBytes, temporalPeakRssBytes: usage.temporal?.peakRssBytes },
+      warnings,
+      targets: [],
+    };
+  } finally {
+    say('bench', 'stopping the stack…');
+    await stack.stop();
+  }
+
+  // 5b. History of a run that used all its attempts (time-skipping server, real activities).
+  if (options.history) {
+    say('history', 'a failed delivery under time skipping (75 attempts, 12.5 days)…');
+    summary.history.failedAfterAllAttempts = await failedAfterAllAttemptsHistory((message) => say('history', message));
+  }
+
+  summary.machine.loadAverage.end = currentLoad();
+  summary.durationSeconds = Math.round((Date.now() - started.getTime()) / 1000);
+  summary.targets = judgeTargets(summary);
+
+  mkdirSync(options.out, { recursive: true });
+  const stamp = `${started.toISOString().slice(0, 16).replace(/[:T]/g, '-')}${options.label ? `-${options.label.replace(/[^\w.-]+/g, '_')}` : ''}`;
+  const jsonFile = join(options.out, `${stamp}.json`);
+  const svgFile = join(options.out, `${stamp}.svg`);
+  writeAtomically(jsonFile, `${JSON.stringify(summary, null, 2)}\n`);
+  writeAtomically(svgFile, plotSvg(summary));
+  process.stdout.write(`\n${formatTable(summary)}\n`);
+  process.stdout.write(`results: ${relative(process.cwd(), jsonFile)}, plot: ${relative(process.cwd(), svgFile)}${profileDir ? `, worker CPU profiles: ${profileDir}` : ''}\n`);
+}
+
+function writeAtomically(file: string, text: string): void {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    if (err instanceof UsageError) process.stderr.write(`${err.message}\n${USAGE}\n`);
+    else process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(err instanceof UsageError ? 2 : 1);
+  },
+);
