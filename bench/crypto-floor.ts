@@ -37,6 +37,13 @@ export interface CryptoFloorResult {
   inFlightPerThread: number;
   /** CPU the bench process used ÷ wall time: 2.0 means both cores were busy. */
   coresBusy: number;
+  /** CPU seconds (all threads) per enrollment. */
+  cpuSecondsPerEnrollment: number;
+  /**
+   * cores ÷ CPU seconds per enrollment: the rate with every core to itself. Unlike the wall-clock
+   * rate it hardly changes when other work shares the machine.
+   */
+  cpuBoundRate: number;
 }
 
 const KEY_OPTIONS: Record<'rsa' | 'ec', KeyOptions> = {
@@ -97,7 +104,10 @@ export async function measureCryptoFloor(options: CryptoFloorOptions): Promise<C
   );
   const cpu = process.cpuUsage(cpuBefore);
   const seconds = (last - started) / 1000;
+  const cpuSecondsPerEnrollment = (cpu.user + cpu.system) / 1e6 / Math.max(1, completed);
   return {
+    cpuSecondsPerEnrollment,
+    cpuBoundRate: availableParallelism() / cpuSecondsPerEnrollment,
     kind: options.kind,
     enrollments: completed,
     seconds,

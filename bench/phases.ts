@@ -3,6 +3,7 @@
  * a burst through the webhook, the Temporal floor, filling the key pool, and the webhook's
  * acknowledgement latency at a fixed rate. Each returns plain figures for the report.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { KeyPool } from '../src/activities/crypto/key-pool';
 import { Keyring, parseKeyringSpec, Sealer } from '../src/activities/crypto/sealing';
@@ -35,6 +36,10 @@ export interface ThroughputMeasurement {
   cpuSecondsPerEnrollment: Record<string, number>;
   /** Mean cores busy over the phase, all processes of the stack and the bench together. */
   coresBusy: number;
+  /** CPU seconds per enrollment, all processes together. */
+  cpuSecondsPerEnrollmentTotal: number;
+  /** cores ÷ total CPU seconds per enrollment: the rate with every core to ourselves (robust to a shared machine). */
+  cpuBoundRate: number;
   loadAverage: { start: number; end: number };
   time?: TimeBreakdown;
   /** One delivered workflow, for the history figures. */
@@ -112,6 +117,8 @@ async function measure(
     ackMs: percentiles(acknowledged.map((s) => s.ackMs)),
     cpuSecondsPerEnrollment,
     coresBusy: round(cpuTotal / ((ended - started) / 1000), 2),
+    cpuSecondsPerEnrollmentTotal: round(cpuTotal / Math.max(1, acknowledged.length), 4),
+    cpuBoundRate: round(availableParallelism() / (cpuTotal / Math.max(1, acknowledged.length)), 2),
     loadAverage: { start: loadStart, end: currentLoad() },
     time: breakdown(metricsBefore, await scrape(stack.workerMetricsUrl)),
     sampleWorkflowId,
@@ -144,6 +151,8 @@ export interface AckMeasurement {
   rejected: Record<string, number>;
   ackMs: Percentiles;
   loadAverage: { start: number; end: number };
+  /** CPU milliseconds per event, by process, over the phase. */
+  cpuMsPerEvent: Record<string, number>;
 }
 
 /**
@@ -152,6 +161,7 @@ export interface AckMeasurement {
  */
 export async function measureAck(stack: BenchStack, options: { rate: number; seconds: number }): Promise<AckMeasurement> {
   const loadStart = currentLoad();
+  const usageBefore = stack.usage();
   const count = Math.round(options.rate * options.seconds);
   const sent = await postEnrollments(
     { url: stack.webhookUrl, authorization: stack.webhookAuthorization, count, concurrency: count, rate: options.rate, firstIndex: 1_000_000 },
@@ -168,6 +178,11 @@ export async function measureAck(stack: BenchStack, options: { rate: number; sec
     rejected,
     ackMs: percentiles(acknowledged.map((s) => s.ackMs)),
     loadAverage: { start: loadStart, end: currentLoad() },
+    cpuMsPerEvent: Object.fromEntries(
+      Object.entries(stack.usage())
+        .map(([name, after]) => [name, round(((after.cpuSeconds - (usageBefore[name]?.cpuSeconds ?? 0)) * 1000) / Math.max(1, sent.length), 1)] as const)
+        .filter(([, ms]) => ms > 0),
+    ),
   };
 }
 

@@ -5,7 +5,7 @@
 import type { BenchSummary } from './report';
 
 const WIDTH = 900;
-const HEIGHT = 380;
+const HEIGHT = 395;
 const PANEL = { top: 60, bottom: 300, left1: 70, right1: 420, left2: 520, right2: 870 };
 const COLORS = { ours: '#2563eb', temporal: '#16a34a', crypto: '#ea580c', p50: '#93c5fd', p95: '#3b82f6', p99: '#1e3a8a', axis: '#334155', grid: '#e2e8f0' };
 
@@ -44,18 +44,30 @@ export function plotSvg(summary: BenchSummary): string {
   parts.push(`<text x="${WIDTH / 2}" y="24" font-size="15" font-weight="bold" text-anchor="middle" fill="${COLORS.axis}">smime-escrow-provider bench, ${escape(summary.startedAt.slice(0, 10))}</text>`);
   parts.push(`<text x="${WIDTH / 2}" y="42" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${m.cores} cores ${escape(m.cpuModel)}, ${Math.round(m.memoryBytes / 1_073_741_824)} GiB; ${summary.settings.events} events per burst (warm pool: ${summary.settings.warmEvents}), concurrency ${summary.settings.concurrency}</text>`);
 
-  // Left: throughput bars against the floors.
+  // Left: throughput bars against the floors, on a log scale (the floors differ by an order of magnitude).
   const floorValues = [temporal, ...Object.values(crypto).map((c) => c?.enrollmentsPerSecond ?? 0)];
-  const max1 = niceMax(Math.max(...bursts.map((b) => b.enrollmentsPerSecond), ...floorValues) * 1.1);
-  parts.push(...axis(PANEL.left1, PANEL.right1, max1, 'enrollments per second'));
-  const y1 = (v: number) => fmt(PANEL.bottom - ((PANEL.bottom - PANEL.top) * v) / max1);
+  const values = [...bursts.map((b) => b.enrollmentsPerSecond), ...floorValues].filter((v) => v > 0);
+  const low = 10 ** Math.floor(Math.log10(Math.min(...values)));
+  const high = 10 ** Math.ceil(Math.log10(Math.max(...values) * 1.05));
+  const y1 = (v: number) => fmt(PANEL.bottom - ((PANEL.bottom - PANEL.top) * (Math.log10(Math.max(v, low)) - Math.log10(low))) / (Math.log10(high) - Math.log10(low)));
+  for (let decade = low; decade < high; decade *= 10) {
+    for (const step of [1, 2, 5]) {
+      const value = decade * step;
+      parts.push(`<line x1="${PANEL.left1}" y1="${y1(value)}" x2="${PANEL.right1}" y2="${y1(value)}" stroke="${COLORS.grid}"/>`);
+      parts.push(`<text x="${PANEL.left1 - 6}" y="${fmt(y1(value) + 4)}" font-size="11" text-anchor="end" fill="${COLORS.axis}">${Number(value.toPrecision(3))}</text>`);
+    }
+  }
+  parts.push(`<text x="${PANEL.left1 - 6}" y="${fmt(y1(high) + 4)}" font-size="11" text-anchor="end" fill="${COLORS.axis}">${high}</text>`);
+  parts.push(`<text x="${PANEL.left1 - 50}" y="${(PANEL.top + PANEL.bottom) / 2}" font-size="12" fill="${COLORS.axis}" transform="rotate(-90 ${PANEL.left1 - 50} ${(PANEL.top + PANEL.bottom) / 2})" text-anchor="middle">enrollments per second (log scale)</text>`);
+  parts.push(`<line x1="${PANEL.left1}" y1="${PANEL.bottom}" x2="${PANEL.right1}" y2="${PANEL.bottom}" stroke="${COLORS.axis}"/>`);
   const slot1 = (PANEL.right1 - PANEL.left1) / Math.max(1, bursts.length);
   bursts.forEach((b, i) => {
     const x = fmt(PANEL.left1 + i * slot1 + slot1 * 0.2);
     const w = fmt(slot1 * 0.6);
     const cryptoFloor = crypto[b.cryptoFloor]?.enrollmentsPerSecond;
     parts.push(`<rect x="${x}" y="${y1(b.enrollmentsPerSecond)}" width="${w}" height="${fmt(PANEL.bottom - y1(b.enrollmentsPerSecond))}" fill="${COLORS.ours}"/>`);
-    parts.push(`<text x="${x + w / 2}" y="${y1(b.enrollmentsPerSecond) - 4}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${b.enrollmentsPerSecond}</text>`);
+    const inside = PANEL.bottom - y1(b.enrollmentsPerSecond) > 20;
+    parts.push(`<text x="${fmt(x + w / 2)}" y="${fmt(y1(b.enrollmentsPerSecond) + (inside ? 14 : -4))}" font-size="11" font-weight="bold" text-anchor="middle" fill="${inside ? 'white' : COLORS.axis}">${b.enrollmentsPerSecond}</text>`);
     parts.push(`<line x1="${x - 6}" y1="${y1(temporal)}" x2="${x + w + 6}" y2="${y1(temporal)}" stroke="${COLORS.temporal}" stroke-width="3"/>`);
     if (cryptoFloor !== undefined) parts.push(`<line x1="${x - 6}" y1="${y1(cryptoFloor)}" x2="${x + w + 6}" y2="${y1(cryptoFloor)}" stroke="${COLORS.crypto}" stroke-width="3" stroke-dasharray="6 3"/>`);
     parts.push(`<text x="${x + w / 2}" y="${PANEL.bottom + 16}" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${escape(SHORT[b.config] ?? b.config)}</text>`);
@@ -94,7 +106,8 @@ export function plotSvg(summary: BenchSummary): string {
     const a = summary.webhookAck;
     const busy = summary.webhookAckUnderLoad;
     const loaded = busy ? `; worker busy: p99 ${busy.ackMs.p99.toFixed(0)} ms` : '';
-    parts.push(`<text x="${PANEL.left2}" y="${PANEL.bottom + 76}" font-size="11" fill="${COLORS.axis}">webhook ack at ${a.rate}/s: p50 ${a.ackMs.p50.toFixed(1)} ms, p99 ${a.ackMs.p99.toFixed(1)} ms${escape(loaded)}</text>`);
+    parts.push(`<text x="${PANEL.left2}" y="${PANEL.bottom + 76}" font-size="11" fill="${COLORS.axis}">webhook ack at ${a.rate}/s: p50 ${a.ackMs.p50.toFixed(1)} ms, p99 ${a.ackMs.p99.toFixed(1)} ms</text>`);
+    if (busy) parts.push(`<text x="${PANEL.left2}" y="${PANEL.bottom + 90}" font-size="11" fill="${COLORS.axis}">${escape(loaded.slice(2))} (same cores)</text>`);
   }
 
   return [

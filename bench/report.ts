@@ -25,6 +25,11 @@ export interface BurstResult extends ThroughputMeasurement {
     ratioToFloor: number;
     lowerFloor: 'temporal' | 'crypto';
   };
+  /**
+   * The same ratios from CPU cost instead of wall-clock rates (cores ÷ CPU seconds per enrollment,
+   * for ours and for each floor): what the ratios would be with the machine to ourselves.
+   */
+  cpuRatios: BurstResult['ratios'];
   keyPoolFill?: { keys: number; seconds: number };
 }
 
@@ -85,11 +90,12 @@ export function ratiosFor(ours: number, temporalFloor: number, cryptoFloor: numb
 export function judgeTargets(summary: Pick<BenchSummary, 'bursts' | 'webhookAck' | 'webhookAckUnderLoad'>): Target[] {
   const targets: Target[] = [];
   const rsa = summary.bursts.find((b) => b.config === 'rsa');
-  if (rsa) targets.push({ name: 'rsa-vs-crypto-floor', goal: 'RSA keys, no pool: throughput ≥ 0.8 × crypto floor', value: rsa.ratios.toCryptoFloor, met: rsa.ratios.toCryptoFloor >= 0.8 });
+  if (rsa) targets.push({ name: 'rsa-vs-crypto-floor', goal: `RSA keys, no pool: throughput ≥ 0.8 × crypto floor (from CPU cost: ${rsa.cpuRatios.toCryptoFloor})`, value: rsa.ratios.toCryptoFloor, met: rsa.ratios.toCryptoFloor >= 0.8 });
   const fast = summary.bursts.filter((b) => b.config === 'ec' || b.config === 'rsa-warm');
   if (fast.length > 0) {
     const best = Math.max(...fast.map((b) => b.ratios.toTemporalFloor));
-    targets.push({ name: 'warm-or-ec-vs-temporal-floor', goal: 'warm key pool or EC keys: throughput ≥ 0.7 × Temporal floor', value: best, met: best >= 0.7 });
+    const bestCpu = Math.max(...fast.map((b) => b.cpuRatios.toTemporalFloor));
+    targets.push({ name: 'warm-or-ec-vs-temporal-floor', goal: `warm key pool or EC keys: throughput ≥ 0.7 × Temporal floor (from CPU cost: ${bestCpu})`, value: best, met: best >= 0.7 });
   }
   if (summary.webhookAck) {
     const p99 = summary.webhookAck.ackMs.p99;
@@ -147,7 +153,8 @@ export function formatTable(s: BenchSummary): string {
     [`${s.webhookAckUnderLoad?.workerConfig ?? ''} worker busy`, s.webhookAckUnderLoad],
   ] as const) {
     if (!a) continue;
-    lines.push(`webhook ack at ${a.rate} events/s for ${a.seconds} s, ${label}: ${a.acknowledged}/${a.sent} acknowledged, p50 ${ms(a.ackMs.p50)} ms, p95 ${ms(a.ackMs.p95)} ms, p99 ${ms(a.ackMs.p99)} ms, max ${ms(a.ackMs.max)} ms`);
+    const cpu = Object.entries(a.cpuMsPerEvent ?? {}).map(([name, value]) => `${name} ${value}`).join(', ');
+    lines.push(`webhook ack at ${a.rate} events/s for ${a.seconds} s, ${label}: ${a.acknowledged}/${a.sent} acknowledged, p50 ${ms(a.ackMs.p50)} ms, p95 ${ms(a.ackMs.p95)} ms, p99 ${ms(a.ackMs.p99)} ms, max ${ms(a.ackMs.max)} ms; CPU ms per event: ${cpu}`);
   }
   const h = s.history;
   if (h.delivered) lines.push(`history, delivered: ${h.delivered.events} events, ${h.delivered.bytes} bytes (${h.delivered.activitiesScheduled} activities, ${h.delivered.searchAttributeUpserts} search-attribute upserts)`);

@@ -187,6 +187,7 @@ async function main(): Promise<void> {
         cryptoFloor: cryptoFloor.kind,
         workerPeakRssBytes: stack.process('worker')?.usage()?.peakRssBytes,
         ratios: ratiosFor(measured.enrollmentsPerSecond, temporalFloor.enrollmentsPerSecond, cryptoFloor.enrollmentsPerSecond),
+        cpuRatios: ratiosFor(measured.cpuBoundRate, temporalFloor.cpuBoundRate, cryptoFloor.cpuBoundRate),
         ...(keyPoolFill ? { keyPoolFill } : {}),
       });
       say('bench', `${config}: ${measured.delivered}/${events} delivered in ${measured.seconds} s = ${measured.enrollmentsPerSecond}/s, p50 ${(measured.latencyMs.p50 / 1000).toFixed(1)} s, p99 ${(measured.latencyMs.p99 / 1000).toFixed(1)} s`);
