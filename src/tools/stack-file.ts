@@ -12,6 +12,8 @@ const stackSchema = z.object({
     metricsPort: z.number().int(),
     namespace: z.string().min(1),
     dbFile: z.string().min(1),
+    /** `--sqlite-pragma` values for the dev server's database (e.g. journal_mode: wal). */
+    sqlitePragmas: z.record(z.string().regex(/^[a-z_]+$/), z.union([z.string().regex(/^[\w-]+$/), z.number()])).default({}),
     logLevel: z.enum(['debug', 'info', 'warn', 'error', 'never']).default('warn'),
     uiCodecEndpoint: z.string().default(''),
     searchAttributes: z.record(z.string(), z.enum(['Keyword', 'Int', 'Text', 'Bool', 'Double', 'Datetime', 'KeywordList'])),
@@ -51,6 +53,7 @@ export function devServerArgs(stack: StackFile, dataDir: string, overrides: { po
     '--log-level', t.logLevel,
     '--log-format', 'json',
   ];
+  for (const [pragma, value] of Object.entries(t.sqlitePragmas)) args.push('--sqlite-pragma', `${pragma}=${value}`);
   for (const [name, type] of Object.entries(t.searchAttributes)) args.push('--search-attribute', `${name}=${type}`);
   for (const [key, value] of Object.entries(t.dynamicConfig)) args.push('--dynamic-config-value', `${key}=${JSON.stringify(value)}`);
   const codec = overrides.codecEndpoint ?? t.uiCodecEndpoint;

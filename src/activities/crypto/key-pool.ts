@@ -2,8 +2,9 @@
  * A pool of pre-generated key pairs, so a burst of enrollments does not wait for RSA key
  * generation (tens to hundreds of milliseconds of CPU per key, the largest cost of a delivery).
  *
- * - Filled in idle time: one key at a time on the libuv pool, paused while on-demand
- *   generation is running, so live work always has the cores first.
+ * - Filled in idle time: one key at a time on the libuv pool, and only once no key has been
+ *   taken for a moment (REFILL_AFTER_IDLE_MS) and no on-demand generation is running, so a
+ *   burst that drains the pool gets the cores to itself instead of competing with its refill.
  * - Bounded: at most `size` keys wait; the pool stops generating when full.
  * - Sealed at rest: each waiting key is a file in `dir`, sealed with the provider's key-encryption
  *   key (context `key-pool`), so a restart keeps the pool and the disk never holds a clear key.
@@ -38,6 +39,8 @@ export interface KeyPoolOptions {
 }
 
 const SEAL_CONTEXT = 'key-pool';
+/** A burst takes keys every few milliseconds; a second without a take means the burst is over. */
+const REFILL_AFTER_IDLE_MS = 1000;
 const READY = '.key';
 
 interface PooledKeyFile {
@@ -48,6 +51,7 @@ interface PooledKeyFile {
 
 export class KeyPool implements KeySource {
   private onDemand = 0;
+  private lastTake = 0;
   private filling = false;
   private stopped = false;
   private readonly algorithm: string;
@@ -65,6 +69,7 @@ export class KeyPool implements KeySource {
   }
 
   async take(): Promise<GeneratedKey & { fromPool: boolean }> {
+    this.lastTake = Date.now();
     for (const file of this.readyFiles()) {
       const key = await this.claim(file);
       if (key) {
@@ -110,8 +115,8 @@ export class KeyPool implements KeySource {
 
   private async fillLoop(): Promise<void> {
     while (!this.stopped && this.available < this.options.size) {
-      if (this.onDemand > 0) {
-        // Live enrollments are generating keys: leave them the cores.
+      if (this.onDemand > 0 || Date.now() - this.lastTake < REFILL_AFTER_IDLE_MS) {
+        // Live enrollments are taking or generating keys: leave them the cores.
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }

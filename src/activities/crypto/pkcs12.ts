@@ -18,15 +18,18 @@
  * protects guessable, human-chosen passwords; ours are random with ~138 bits of entropy
  * (see password.ts), so no iteration count changes what an attacker can do, while 2048 is what
  * importers have been reading from OpenSSL for years and bulk issuance stays cheap. (The
- * PKCS#12 KDF runs in JavaScript, pkijs's and node-forge's alike, on the event loop: about
- * 20-30 ms per bundle at 2048 iterations; 100k would block it for over a second.)
+ * PKCS#12 KDF runs on the event loop, one native hash per iteration: about 8 ms of a legacy
+ * bundle's 15 at 2048 iterations; 100k would block the loop for most of a second.)
  *
  * Libraries: pkijs (with asn1js) builds and parses every structure and does PBES2 (over Node's
- * WebCrypto) and the MAC (SHA-1 or SHA-256 through the PKCS#12 KDF). pkijs cannot do the PKCS#12 PBE
+ * WebCrypto); the MAC (SHA-1 or SHA-256 through the PKCS#12 KDF) is pkcs12-kdf.ts when building
+ * and pkijs when reading. pkijs cannot do the PKCS#12 PBE
  * schemes (it only speaks PBES2), and node-forge, which can, handles RSA keys and certificates
  * only (its `toPkcs12Asn1` re-encodes the key with `wrapRsaPrivateKey` and parses certificates
  * with an RSA-only parser), so it cannot pack EC credentials. So the legacy cipher is assembled
- * from node-forge's RFC 7292 B.2 key derivation and OpenSSL's DES-EDE3-CBC through Node.
+ * from the RFC 7292 B.2 key derivation (pkcs12-kdf.ts, on Node's native hashes; pkijs's and
+ * node-forge's run SHA in JavaScript, ~20 ms of event loop per bundle) and OpenSSL's
+ * DES-EDE3-CBC through Node. The MAC key comes from the same derivation.
  *
  * Both bags carry localKeyId (SHA-1 of the leaf certificate, as OpenSSL does: an identifier,
  * not a security function) and friendlyName, so importers pair key and certificate and show a
@@ -34,10 +37,10 @@
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, type webcrypto } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import forge from 'node-forge';
 import * as pkijs from 'pkijs';
 import type { Pkcs12Profile } from '../../domain/credentials';
 import { splitPemBundle, toPem } from './certificate-info';
+import { PKCS12_KDF_PURPOSE, pkcs12Kdf, pkcs12Mac } from './pkcs12-kdf';
 import { nodeCrypto } from './x509';
 
 export interface Pkcs12Input {
@@ -136,20 +139,14 @@ export async function buildPkcs12(input: Pkcs12Input): Promise<Buffer> {
 
   const authenticatedSafeDer = derOf(authenticatedSafe);
   const macSalt = randomBytes(profile.macSaltBytes);
-  const mac = await engine.stampDataWithPassword({
-    password: arrayBuffer(Buffer.from(input.password, 'utf8')),
-    hashAlgorithm: profile.macHash,
-    salt: arrayBuffer(macSalt),
-    iterationCount: profile.macIterations,
-    contentToStamp: authenticatedSafeDer,
-  });
+  const mac = pkcs12Mac(profile.macHash, input.password, macSalt, profile.macIterations, Buffer.from(authenticatedSafeDer));
   const pfx = new pkijs.PFX({
     version: 3,
     authSafe: new pkijs.ContentInfo({ contentType: OID.data, content: new asn1js.OctetString({ valueHex: authenticatedSafeDer }) }),
     macData: new pkijs.MacData({
       mac: new pkijs.DigestInfo({
         digestAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: profile.macHash === 'SHA-1' ? OID.sha1 : OID.sha256, algorithmParams: new asn1js.Null() }),
-        digest: new asn1js.OctetString({ valueHex: mac }),
+        digest: new asn1js.OctetString({ valueHex: arrayBuffer(mac) }),
       }),
       macSalt: new asn1js.OctetString({ valueHex: arrayBuffer(macSalt) }),
       iterations: profile.macIterations,
@@ -263,16 +260,12 @@ async function pbes2Aes256Encrypt(plaintext: Buffer, password: string, iteration
   return { algorithm: info.contentEncryptionAlgorithm, ciphertext: info.getEncryptedContent() };
 }
 
-/** node-forge's RFC 7292 B.2 key derivation; its typings do not declare the `pbe` namespace. */
-const forgePbe = (forge.pki as unknown as {
-  pbe: { generatePkcs12Key(password: string, salt: forge.util.ByteStringBuffer, id: number, iterations: number, length: number): forge.util.ByteStringBuffer };
-}).pbe;
-
 /** RFC 7292 B.2 diversifiers: 1 = key material, 2 = IV. */
 function tripleDesKeyAndIv(password: string, salt: Buffer, iterations: number): { key: Buffer; iv: Buffer } {
-  const derive = (id: number, length: number) =>
-    Buffer.from(forgePbe.generatePkcs12Key(password, forge.util.createBuffer(salt.toString('binary')), id, iterations, length).getBytes(), 'binary');
-  return { key: derive(1, 24), iv: derive(2, 8) };
+  return {
+    key: pkcs12Kdf('SHA-1', password, salt, PKCS12_KDF_PURPOSE.key, iterations, 24),
+    iv: pkcs12Kdf('SHA-1', password, salt, PKCS12_KDF_PURPOSE.iv, iterations, 8),
+  };
 }
 
 const TRIPLE_DES_SALT_BYTES = 8;

@@ -1,16 +1,19 @@
 /**
- * What the CEG simulator checks in every upload, with the OpenSSL CLI:
+ * What the CEG simulator checks in every upload, with OpenSSL — never with the pkijs/node-forge
+ * code that built the file:
  *
- *   1. the PKCS#12 opens with the password (MAC and encrypted bags), `openssl pkcs12`;
+ *   1. the PKCS#12 opens with the password (MAC and encrypted bags), `openssl pkcs12` (the CLI);
  *   2. it holds exactly one private key, and a certificate whose SHA-256 is the thumbprint sent;
- *   3. that certificate (`openssl x509`) carries EKU emailProtection, a SAN rfc822Name equal to the
- *      email sent, has not expired, and its public key is the private key's (`openssl pkey`);
+ *   3. that certificate carries EKU emailProtection, a SAN rfc822Name equal to the email sent, has
+ *      not expired, and its public key is the private key's (Node's X509Certificate and KeyObject,
+ *      OpenSSL in-process: one process per upload instead of four);
  *   4. its algorithms are those of the profile sent (legacy: SHA-1 MAC, 3DES key bag;
  *      modern: SHA-256 MAC, PBES2/AES-256 key bag), when a profile is sent.
  *
  * `-legacy` loads OpenSSL's legacy provider so that RC2/3DES files (the legacy profile) open.
  */
-import { createHash } from 'node:crypto';
+import { constants, createHash, createPrivateKey, createPublicKey, privateDecrypt, X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import type { Pkcs12Profile } from '../../domain/credentials';
 import type { ProblemName } from '../../activities/ceg/wire-contract';
 import { runOpenssl } from './openssl';
@@ -58,36 +61,41 @@ export async function inspectCredential(input: {
   const leaf = certificates.find((c) => sha256Hex(c.der) === input.thumbprint);
   if (!leaf) return fail('thumbprintMismatch', `none of the ${certificates.length} certificates in the PKCS#12 has SHA-256 ${input.thumbprint}`);
 
-  const [certificate, key] = await Promise.all([
-    runOpenssl(['x509', '-noout', '-fingerprint', '-sha256', '-ext', 'subjectAltName,extendedKeyUsage', '-pubkey', '-checkend', '0'], { stdin: leaf.pem }),
-    runOpenssl(['pkey', '-pubout'], { stdin: keys[0]!.pem }),
-  ]);
-  const certText = certificate.stdout.toString('utf8');
-  if (!/Certificate will (not )?expire/.test(certText)) return fail('notPkcs12', 'OpenSSL could not read the certificate');
-  if (key.code !== 0) return fail('noPrivateKey', 'OpenSSL could not read the private key');
+  let certificate: X509Certificate;
+  try {
+    certificate = new X509Certificate(leaf.der);
+  } catch {
+    return fail('notPkcs12', 'OpenSSL could not read the certificate');
+  }
+  let keyPublicKey: Buffer;
+  try {
+    keyPublicKey = createPublicKey(createPrivateKey(keys[0]!.pem)).export({ type: 'spki', format: 'der' });
+  } catch {
+    return fail('noPrivateKey', 'OpenSSL could not read the private key');
+  }
 
-  const fingerprint = /sha256 Fingerprint=([0-9A-F:]+)/i.exec(certText)?.[1]?.replace(/:/g, '').toLowerCase();
+  const fingerprint = certificate.fingerprint256.replace(/:/g, '').toLowerCase();
   if (fingerprint !== input.thumbprint) return fail('thumbprintMismatch', 'OpenSSL computes a different SHA-256 for the certificate');
 
-  const certPublicKey = pemBlocks(certText).find((b) => b.label === 'PUBLIC KEY');
-  const keyPublicKey = pemBlocks(key.stdout.toString('utf8')).find((b) => b.label === 'PUBLIC KEY');
-  if (!certPublicKey || !keyPublicKey || !certPublicKey.der.equals(keyPublicKey.der)) {
+  if (!certificate.publicKey.export({ type: 'spki', format: 'der' }).equals(keyPublicKey)) {
     return fail('keyMismatch', 'the public key of the private key differs from the certificate\'s');
   }
 
-  const eku = extensionValues(certText, 'X509v3 Extended Key Usage');
-  if (!eku.includes('E-mail Protection')) {
+  // Node names the extended key usage OIDs `keyUsage`; undefined when the extension is absent.
+  const eku = certificate.keyUsage ?? [];
+  if (!eku.includes(EMAIL_PROTECTION_OID)) {
     return fail('notEmailProtection', eku.length === 0 ? 'the certificate has no extended key usage extension' : `extended key usage is ${eku.join(', ')}`);
   }
 
-  const emails = extensionValues(certText, 'X509v3 Subject Alternative Name')
+  const emails = (certificate.subjectAltName ?? '')
+    .split(/,\s*/)
     .filter((name) => name.startsWith('email:'))
     .map((name) => name.slice('email:'.length));
   if (!emails.some((e) => e.toLowerCase() === input.email.toLowerCase())) {
     return fail('emailMismatch', emails.length === 0 ? 'the certificate has no SAN rfc822Name' : `the certificate's rfc822Name(s): ${emails.join(', ')}`);
   }
 
-  if (certificate.code !== 0 || /Certificate will expire/.test(certText)) return fail('certificateExpired', 'the certificate is no longer valid');
+  if (Date.parse(certificate.validTo) <= Date.now()) return fail('certificateExpired', 'the certificate is no longer valid');
 
   const algorithms = parseAlgorithms(opened.stderr);
   const profile = profileOf(algorithms);
@@ -102,13 +110,16 @@ export async function inspectCredential(input: {
  * Undefined when it does not decrypt to a usable password.
  */
 export async function decryptPassword(passwordEncrypted: Buffer, recipientKeyPath: string): Promise<string | undefined> {
-  const run = await runOpenssl(
-    ['pkeyutl', '-decrypt', '-inkey', recipientKeyPath, '-pkeyopt', 'rsa_padding_mode:oaep', '-pkeyopt', 'rsa_oaep_md:sha256', '-pkeyopt', 'rsa_mgf1_md:sha256'],
-    { stdin: passwordEncrypted },
-  );
-  if (run.code !== 0 || run.stdout.length === 0) return undefined;
-  const password = run.stdout.toString('utf8');
-  if (!/^[^\r\n\0]+$/.test(password) || Buffer.from(password, 'utf8').length !== run.stdout.length) return undefined;
+  let plain: Buffer;
+  try {
+    // Node's OAEP uses the same digest for MGF1 as for the label hash: SHA-256 both.
+    plain = privateDecrypt({ key: await readFile(recipientKeyPath, 'utf8'), padding: constants.RSA_PKCS1_OAEP_PADDING, oaepHash: 'sha256' }, passwordEncrypted);
+  } catch {
+    return undefined;
+  }
+  if (plain.length === 0) return undefined;
+  const password = plain.toString('utf8');
+  if (!/^[^\r\n\0]+$/.test(password) || Buffer.from(password, 'utf8').length !== plain.length) return undefined;
   return password;
 }
 
@@ -130,17 +141,10 @@ function pemBlocks(text: string): PemBlock[] {
   return blocks;
 }
 
+const EMAIL_PROTECTION_OID = '1.3.6.1.5.5.7.3.4';
+
 function sha256Hex(der: Buffer): string {
   return createHash('sha256').update(der).digest('hex');
-}
-
-/** The values of one extension as `openssl x509 -ext` prints them: a header line, then one indented line. */
-function extensionValues(text: string, header: string): string[] {
-  const lines = text.split('\n');
-  const at = lines.findIndex((l) => l.startsWith(header));
-  if (at < 0) return [];
-  const value = lines[at + 1]?.trim() ?? '';
-  return value.split(/,\s*/).filter((v) => v.length > 0);
 }
 
 /** Algorithms from `openssl pkcs12 -info` (printed on stderr), as OpenSSL words them. */
