@@ -18,7 +18,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { createSecureContext } from 'node:tls';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Settings } from '../../config/settings';
 import { nonRetryable, retryable } from '../../domain/errors';
@@ -97,9 +97,10 @@ export class CegGateway implements EscrowGateway {
     this.timeoutMs = options.timeoutMs;
     this.logger = options.logger;
     const tls = { ca: options.caPem, cert: options.clientCertPem, key: options.clientKeyPem };
+    let secureContext: SecureContext;
     try {
       // Fail at start, not at the first upload, when the PEMs are unreadable or do not pair.
-      createSecureContext(tls);
+      secureContext = createSecureContext(tls);
     } catch (err) {
       throw nonRetryable('ConfigurationError', `CEG client TLS settings are unusable: ${safeReason(err)}`);
     }
@@ -108,6 +109,9 @@ export class CegGateway implements EscrowGateway {
     // "other side closed", and the alert is what tells a refusal from an outage.
     this.agent = new Agent({
       ...tls,
+      // One context for every connection: without it each new connection parses the CA, the
+      // certificate and the key again (about 1 ms of CPU each in a burst, npm run bench).
+      secureContext,
       rejectUnauthorized: true,
       minVersion: 'TLSv1.2',
       keepAlive: true,
@@ -115,7 +119,8 @@ export class CegGateway implements EscrowGateway {
       timeout: 15_000,
       // As many connections as the worker runs activities by default, so uploads never queue here.
       maxSockets: 64,
-      maxFreeSockets: 4,
+      // Keep enough idle connections for a burst's uploads to reuse them instead of handshaking anew.
+      maxFreeSockets: 32,
     });
   }
 
