@@ -158,6 +158,18 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
       assert.equal(after.uploadRequests - before.uploadRequests, 2);
       assert.equal(after.tlsConnections - before.tlsConnections, 1);
     });
+
+    it('keeps a burst\'s connections open for the next burst instead of handshaking again', async () => {
+      const client = clientFor();
+      const burst = () => Promise.all(Array.from({ length: 8 }, () => client.upload(uploadOf(alice))));
+      await burst();
+      const between = await stats();
+      await burst();
+      const after = await stats();
+
+      assert.equal(after.uploadRequests - between.uploadRequests, 8);
+      assert.equal(after.tlsConnections - between.tlsConnections, 0);
+    });
   });
 
   describe('rejected uploads (GatewayRejected, non-retryable)', () => {
