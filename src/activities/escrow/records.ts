@@ -1,13 +1,15 @@
 /**
  * What both backends write and read: a credential checked and encrypted before any transaction
- * starts (so locks are held for database work only), and a stored row opened back into an
- * `EscrowedCredential`.
+ * starts (so locks are held for database work only), a stored row opened back into an
+ * `EscrowedCredential`, and the answers to claim and store once a backend's transaction is done.
  */
 import { createHash, createPrivateKey, createPublicKey, randomUUID, X509Certificate } from 'node:crypto';
 import type { CertificateInfo } from '../../domain/credentials';
 import type { Sealer } from '../crypto/sealing';
 import { decryptPrivateKey, encryptPrivateKey, type EncryptedPrivateKey } from './envelope';
-import { checkKey, ESCROW_ERRORS, escrowFailure, type CredentialToStore, type EscrowedCredential, type EscrowKey } from './escrow-store';
+import type { Logger } from '../../logging';
+import type { ClaimDecision, StoreDecision } from './decisions';
+import { checkKey, describeKey, ESCROW_ERRORS, escrowFailure, type ClaimResult, type CredentialToStore, type EscrowedCredential, type EscrowKey, type StoreResult } from './escrow-store';
 
 export interface PreparedCredential {
   id: string;
@@ -101,4 +103,84 @@ function publicCertificate(c: CertificateInfo): CertificateInfo {
     subject: c.subject,
     issuer: c.issuer,
   };
+}
+
+/** What a backend's claim transaction found and did, for `claimAnswer`. */
+export interface ClaimOutcome {
+  decision: ClaimDecision;
+  /** The active credential, when the decision is `exists`. */
+  active?: CredentialRow;
+  /** The claim granted or renewed. */
+  claimId?: string;
+  /** The owner of an expired claim this grant took over. */
+  tookOverFrom?: string;
+}
+
+/** The caller's answer to a claim, the same for every backend once its transaction is done. */
+export function claimAnswer(sealer: Sealer, logger: Logger, key: EscrowKey, owner: string, outcome: ClaimOutcome): ClaimResult {
+  const { decision } = outcome;
+  switch (decision.action) {
+    case 'exists':
+      return { status: 'exists', credential: openCredential(sealer, outcome.active!) };
+    case 'renew':
+    case 'grant':
+      logger.debug(
+        { ...key, owner, claimId: outcome.claimId, replacing: decision.replacingId, tookOverFrom: outcome.tookOverFrom },
+        decision.action === 'grant' ? 'escrow claim granted' : 'escrow claim renewed',
+      );
+      return {
+        status: 'claimed',
+        claimId: outcome.claimId!,
+        leaseExpiresAt: new Date(decision.expiresAtMs).toISOString(),
+        ...(decision.replacingId ? { replacing: decision.replacingId } : {}),
+      };
+    case 'wait':
+      return { status: 'wait', heldBy: decision.heldBy, retryAfterMs: decision.retryAfterMs, leaseExpiresAt: new Date(decision.expiresAtMs).toISOString() };
+  }
+}
+
+/** What a backend's store transaction found and did, for `storeAnswer`. */
+export interface StoreOutcome {
+  decision: StoreDecision;
+  /** When the credential was stored (decision `store`). */
+  createdAt?: string;
+  /** The credential already stored, by us or by another claim (decisions `already-stored`, `theirs`). */
+  row?: CredentialRow;
+}
+
+/** The caller's answer to a store, the same for every backend once its transaction is done. */
+export function storeAnswer(
+  sealer: Sealer,
+  logger: Logger,
+  request: { claimId: string; owner: string; prepared: PreparedCredential; credential: CredentialToStore },
+  outcome: StoreOutcome,
+): StoreResult {
+  const { claimId, owner, prepared, credential } = request;
+  const k = prepared.key;
+  const { decision } = outcome;
+  switch (decision.action) {
+    case 'store':
+      logger.info(
+        { ...k, owner, claimId, credentialId: prepared.id, thumbprint: prepared.thumbprint, superseded: decision.supersedeId },
+        'escrow credential stored',
+      );
+      return {
+        stored: true,
+        credential: {
+          id: prepared.id,
+          ...k,
+          certificate: JSON.parse(prepared.certificateJson) as CertificateInfo,
+          privateKeyPkcs8: Buffer.from(credential.privateKeyPkcs8),
+          status: 'active',
+          createdAt: outcome.createdAt!,
+        },
+      };
+    case 'already-stored':
+      return { stored: true, credential: openCredential(sealer, outcome.row!) };
+    case 'theirs':
+      logger.info({ ...k, owner, claimId, credentialId: decision.credentialId }, 'escrow claim lost to a credential stored meanwhile; returning that one');
+      return { stored: false, credential: openCredential(sealer, outcome.row!) };
+    case 'lost':
+      throw escrowFailure(ESCROW_ERRORS.ClaimLost, `cannot store the ${k.kind} credential for ${describeKey(k)}: ${decision.reason}, and no credential was stored meanwhile; claim again`);
+  }
 }

@@ -24,7 +24,6 @@ import {
   checkKey,
   checkLease,
   checkOwner,
-  describeKey,
   ESCROW_ERRORS,
   escrowFailure,
   renewBeforeMs,
@@ -36,7 +35,7 @@ import {
   type EscrowStore,
   type StoreResult,
 } from './escrow-store';
-import { openCredential, prepareCredential, type CredentialRow } from './records';
+import { claimAnswer, openCredential, prepareCredential, storeAnswer, type CredentialRow } from './records';
 
 export interface SqliteEscrowStoreOptions {
   /** The database file, e.g. `<DATA_DIR>/escrow.db`; created (mode 0600, folder 0700) if missing. */
@@ -189,25 +188,7 @@ export class SqliteEscrowStore implements EscrowStore {
         })
         .immediate(),
     );
-    const { decision } = outcome;
-    switch (decision.action) {
-      case 'exists':
-        return { status: 'exists', credential: openCredential(this.#sealer, outcome.active!) };
-      case 'renew':
-      case 'grant':
-        this.#logger.debug(
-          { ...k, owner, claimId: outcome.claimId, replacing: decision.replacingId, tookOverFrom: outcome.tookOverFrom },
-          decision.action === 'grant' ? 'escrow claim granted' : 'escrow claim renewed',
-        );
-        return {
-          status: 'claimed',
-          claimId: outcome.claimId!,
-          leaseExpiresAt: new Date(decision.expiresAtMs).toISOString(),
-          ...(decision.replacingId ? { replacing: decision.replacingId } : {}),
-        };
-      case 'wait':
-        return { status: 'wait', heldBy: decision.heldBy, retryAfterMs: decision.retryAfterMs, leaseExpiresAt: new Date(decision.expiresAtMs).toISOString() };
-    }
+    return claimAnswer(this.#sealer, this.#logger, k, owner, outcome);
   }
 
   async store(claimId: string, owner: string, credential: CredentialToStore): Promise<StoreResult> {
@@ -251,32 +232,7 @@ export class SqliteEscrowStore implements EscrowStore {
         })
         .immediate(),
     );
-    const { decision } = outcome;
-    switch (decision.action) {
-      case 'store':
-        this.#logger.info(
-          { ...k, owner, claimId, credentialId: prepared.id, thumbprint: prepared.thumbprint, superseded: decision.supersedeId },
-          'escrow credential stored',
-        );
-        return {
-          stored: true,
-          credential: {
-            id: prepared.id,
-            ...k,
-            certificate: JSON.parse(prepared.certificateJson),
-            privateKeyPkcs8: Buffer.from(credential.privateKeyPkcs8),
-            status: 'active',
-            createdAt: outcome.createdAt!,
-          },
-        };
-      case 'already-stored':
-        return { stored: true, credential: openCredential(this.#sealer, outcome.row!) };
-      case 'theirs':
-        this.#logger.info({ ...k, owner, claimId, credentialId: decision.credentialId }, 'escrow claim lost to a credential stored meanwhile; returning that one');
-        return { stored: false, credential: openCredential(this.#sealer, outcome.row!) };
-      case 'lost':
-        throw escrowFailure(ESCROW_ERRORS.ClaimLost, `cannot store the ${k.kind} credential for ${describeKey(k)}: ${decision.reason}, and no credential was stored meanwhile; claim again`);
-    }
+    return storeAnswer(this.#sealer, this.#logger, { claimId, owner, prepared, credential }, outcome);
   }
 
   async release(claimId: string, owner: string): Promise<void> {
