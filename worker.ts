@@ -31,6 +31,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       dataConverter: providerDataConverter(codecKeyring(config, logger)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     });
     logger.info(
       { address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics` },

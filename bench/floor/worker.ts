@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       dataConverter: providerDataConverter(codecKeyring(config, logger)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
+      ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
     });
     logger.info({ taskQueue }, 'floor worker polling');
     await worker.run();

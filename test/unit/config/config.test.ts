@@ -18,6 +18,15 @@ describe('configuration', () => {
     assert.equal(config.window, 12.5 * 24 * HOUR_MS);
   });
 
+  it('leaves the worker cache to the SDK unless WORKER_MAX_CACHED_WORKFLOWS sets a whole number', () => {
+    assert.equal(loadConfig({ env: {} }).maxCachedWorkflows, undefined);
+    assert.equal(loadConfig({ env: { WORKER_MAX_CACHED_WORKFLOWS: '' } }).maxCachedWorkflows, undefined);
+    assert.equal(loadConfig({ env: { WORKER_MAX_CACHED_WORKFLOWS: '500' } }).maxCachedWorkflows, 500);
+    for (const bad of ['0', '-1', '2.5', 'lots']) {
+      assert.throws(() => loadConfig({ env: { WORKER_MAX_CACHED_WORKFLOWS: bad } }), /WORKER_MAX_CACHED_WORKFLOWS .*positive whole number/, bad);
+    }
+  });
+
   it('names the environment variable and YAML path of a bad value', () => {
     assert.throws(
       () => loadConfig({ env: { API_PORT: 'eighty' } }),
