@@ -116,6 +116,12 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
       assert.deepEqual(held.map((u) => u.thumbprint), [renewed.thumbprint]);
     });
 
+    it('accepts an rfc822Name with an apostrophe (Node quotes it in its SAN text; the DER does not)', async () => {
+      const obrien = forgeCredential({ email: "o'brien@example.test" }); // OpenSSL's -addext would drop the quote
+      const receipt = await gateway.upload(uploadOf(obrien));
+      assert.equal(receipt.alreadyPresent, false);
+    });
+
     it('keeps signing and encryption credentials of one device apart', async () => {
       const upload = uploadOf(alice);
       await gateway.upload(upload);

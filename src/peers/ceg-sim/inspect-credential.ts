@@ -14,6 +14,7 @@
  */
 import { constants, createHash, createPrivateKey, createPublicKey, privateDecrypt, X509Certificate } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { x509 } from '../../activities/crypto/x509';
 import type { Pkcs12Profile } from '../../domain/credentials';
 import type { ProblemName } from '../../activities/ceg/wire-contract';
 import { runOpenssl } from './openssl';
@@ -87,10 +88,9 @@ export async function inspectCredential(input: {
     return fail('notEmailProtection', eku.length === 0 ? 'the certificate has no extended key usage extension' : `extended key usage is ${eku.join(', ')}`);
   }
 
-  const emails = (certificate.subjectAltName ?? '')
-    .split(/,\s*/)
-    .filter((name) => name.startsWith('email:'))
-    .map((name) => name.slice('email:'.length));
+  // From the DER, not Node's subjectAltName text, which JSON-quotes values holding ' " \ or a comma.
+  const san = new x509.X509Certificate(leaf.der).getExtension(x509.SubjectAlternativeNameExtension);
+  const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value) ?? [];
   if (!emails.some((e) => e.toLowerCase() === input.email.toLowerCase())) {
     return fail('emailMismatch', emails.length === 0 ? 'the certificate has no SAN rfc822Name' : `the certificate's rfc822Name(s): ${emails.join(', ')}`);
   }
