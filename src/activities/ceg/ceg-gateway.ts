@@ -96,7 +96,8 @@ export class CegGateway implements EscrowGateway {
     this.base = parseBaseUrl(options.url);
     this.timeoutMs = options.timeoutMs;
     this.logger = options.logger;
-    const tls = { ca: options.caPem, cert: options.clientCertPem, key: options.clientKeyPem };
+    // minVersion belongs in the context: tls.connect ignores the Agent's TLS options once it has one.
+    const tls = { ca: options.caPem, cert: options.clientCertPem, key: options.clientKeyPem, minVersion: 'TLSv1.2' as const };
     let secureContext: SecureContext;
     try {
       // Fail at start, not at the first upload, when the PEMs are unreadable or do not pair.
@@ -113,7 +114,6 @@ export class CegGateway implements EscrowGateway {
       // certificate and the key again (about 1 ms of CPU each in a burst, npm run bench).
       secureContext,
       rejectUnauthorized: true,
-      minVersion: 'TLSv1.2',
       keepAlive: true,
       // Idle kept-alive sockets are dropped after this (servers' own keep-alive hints are honoured too).
       timeout: 15_000,
