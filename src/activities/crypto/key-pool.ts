@@ -4,7 +4,8 @@
  *
  * - Filled in idle time: one key at a time on the libuv pool, and only once no key has been
  *   taken for a moment (REFILL_AFTER_IDLE_MS) and no on-demand generation is running, so a
- *   burst that drains the pool gets the cores to itself instead of competing with its refill.
+ *   burst that drains the pool gets the cores to itself instead of competing with its refill;
+ *   under load that never pauses, still one key every few seconds (maxRefillDeferMs).
  * - Bounded: at most `size` keys wait; the pool stops generating when full.
  * - Sealed at rest: each waiting key is a file in `dir`, sealed with the provider's key-encryption
  *   key (context `key-pool`), so a restart keeps the pool and the disk never holds a clear key.
@@ -36,11 +37,17 @@ export interface KeyPoolOptions {
   dir: string;
   sealer: Sealer;
   logger?: Logger;
+  /**
+   * Under steady load (a take more often than every second, or on-demand generation always
+   * running) the pool still makes one key at least this often, so it recovers. Default 5 s.
+   */
+  maxRefillDeferMs?: number;
 }
 
 const SEAL_CONTEXT = 'key-pool';
 /** A burst takes keys every few milliseconds; a second without a take means the burst is over. */
 const REFILL_AFTER_IDLE_MS = 1000;
+const DEFAULT_MAX_REFILL_DEFER_MS = 5000;
 const READY = '.key';
 
 interface PooledKeyFile {
@@ -114,12 +121,16 @@ export class KeyPool implements KeySource {
   }
 
   private async fillLoop(): Promise<void> {
+    const maxDeferMs = this.options.maxRefillDeferMs ?? DEFAULT_MAX_REFILL_DEFER_MS;
+    let deferringSince: number | undefined;
     while (!this.stopped && this.available < this.options.size) {
-      if (this.onDemand > 0 || Date.now() - this.lastTake < REFILL_AFTER_IDLE_MS) {
-        // Live enrollments are taking or generating keys: leave them the cores.
+      const busy = this.onDemand > 0 || Date.now() - this.lastTake < REFILL_AFTER_IDLE_MS;
+      if (busy && Date.now() - (deferringSince ??= Date.now()) < maxDeferMs) {
+        // Live enrollments are taking or generating keys: leave them the cores, for a while.
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      deferringSince = undefined;
       try {
         const key = await generateKeyPair(this.options.keyOptions);
         await this.put(key);

@@ -36,6 +36,33 @@ describe('key pool', function () {
     assert.equal(taken[0]!.algorithm, 'EC-P-256');
   });
 
+  it('leaves the cores to a burst: no refill while keys are being taken', async () => {
+    const pool = new KeyPool({ keyOptions: EC, size: 2, dir, sealer, maxRefillDeferMs: 60_000 });
+    await pool.untilFull(20_000);
+    const burst = setInterval(() => void pool.take(), 200);
+    try {
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(pool.stats.generatedInBackground, 2, 'only the initial fill');
+    } finally {
+      clearInterval(burst);
+    }
+    await pool.untilFull(20_000); // and refills once the burst is over
+    pool.stop();
+  });
+
+  it('still refills under load that never pauses, one key per maxRefillDeferMs', async () => {
+    const pool = new KeyPool({ keyOptions: EC, size: 2, dir, sealer, maxRefillDeferMs: 500 });
+    await pool.untilFull(20_000);
+    const load = setInterval(() => void pool.take(), 200);
+    try {
+      await new Promise((r) => setTimeout(r, 2500));
+      assert.ok(pool.stats.generatedInBackground >= 4, `background keys: ${pool.stats.generatedInBackground}`);
+    } finally {
+      clearInterval(load);
+      pool.stop();
+    }
+  });
+
   it('keeps keys sealed at rest: no pool file holds the private key', async () => {
     const pool = new KeyPool({ keyOptions: RSA, size: 2, dir, sealer });
     await pool.untilFull(30_000);
