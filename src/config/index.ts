@@ -39,6 +39,10 @@ function crossChecks(s: Settings): string[] {
     need(s.cegUrl, 'CEG_URL', 'when GATEWAY_TYPE=ceg');
     need(!!s.cegClientCertFile === !!s.cegClientKeyFile, s.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT', 'when the other half of the CEG client certificate is set');
   }
+  if (s.maxCachedWorkflows !== undefined && s.maxCachedWorkflows < s.maxConcurrentWorkflowTasks) {
+    // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
+    problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);
+  }
   if (s.escrowStore === 'postgres') need(s.escrowDatabaseUrl, 'ESCROW_DATABASE_URL', 'when ESCROW_STORE=postgres');
   if (s.gatewayType === 'uem-direct') need(s.uemApiUrl, 'UEM_API_URL', 'when GATEWAY_TYPE=uem-direct');
   if (s.notifiers.includes('webhook')) need(s.notifyWebhookUrl, 'NOTIFY_WEBHOOK_URL', 'when NOTIFIERS includes webhook');

@@ -74,7 +74,7 @@ export const SETTINGS = {
   workerMetricsHost: setting({ env: 'WORKER_METRICS_HOST', path: 'worker.metricsHost', schema: z.string().min(1), default: '127.0.0.1', description: 'Interface the worker\'s metrics endpoint binds to.' }),
   maxConcurrentActivities: setting({ env: 'WORKER_MAX_CONCURRENT_ACTIVITIES', path: 'worker.maxConcurrentActivities', schema: positiveInt, default: '64', description: 'Activities one worker runs at once (key generation runs on the libuv pool, so this is mostly I/O).' }),
   maxConcurrentWorkflowTasks: setting({ env: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', path: 'worker.maxConcurrentWorkflowTasks', schema: positiveInt, default: '40', description: 'Workflow tasks one worker runs at once.' }),
-  maxCachedWorkflows: setting({ env: 'WORKER_MAX_CACHED_WORKFLOWS', path: 'worker.maxCachedWorkflows', schema: optionalPositiveInt, description: 'Open workflows a worker keeps in memory; an evicted workflow is replayed from history at its next step (CPU for memory). Empty: the SDK sizes it from the heap limit.' }),
+  maxCachedWorkflows: setting({ env: 'WORKER_MAX_CACHED_WORKFLOWS', path: 'worker.maxCachedWorkflows', schema: optionalPositiveInt, description: 'Open workflows a worker keeps in memory; an evicted workflow is replayed from history at its next step (CPU for memory). At least WORKER_MAX_CONCURRENT_WORKFLOW_TASKS. Empty: the SDK sizes it from the heap limit.' }),
 
   // --- API -----------------------------------------------------------------------------------
   apiPort: setting({ env: 'API_PORT', path: 'api.port', schema: port, default: '3000', description: 'Port of the webhook, management API, codec endpoint, health and metrics.' }),

@@ -27,6 +27,14 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses a worker cache smaller than the workflow tasks it runs at once', () => {
+    assert.throws(
+      () => loadConfig({ env: { WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '40' } }),
+      /WORKER_MAX_CACHED_WORKFLOWS: 10 is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS \(40\)/,
+    );
+    assert.equal(loadConfig({ env: { WORKER_MAX_CACHED_WORKFLOWS: '10', WORKER_MAX_CONCURRENT_WORKFLOW_TASKS: '10' } }).maxCachedWorkflows, 10);
+  });
+
   it('names the environment variable and YAML path of a bad value', () => {
     assert.throws(
       () => loadConfig({ env: { API_PORT: 'eighty' } }),
