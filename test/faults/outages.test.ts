@@ -44,38 +44,27 @@ interface Tally {
 const serverNow = () => Context.current().info.currentAttemptScheduledTimestampMs;
 const down = (outage: Outage) => serverNow() >= outage.from && serverNow() < outage.until;
 
+/** `call`, unless `outage` covers the current server time: then a retryable `failureType`, counted. */
+async function unlessDown<T>(outage: Outage, tally: Tally, failureType: 'CaUnavailable' | 'GatewayUnavailable', call: () => Promise<T>): Promise<T> {
+  tally.calls += 1;
+  if (down(outage)) {
+    tally.refused += 1;
+    throw retryable(failureType, `${failureType === 'CaUnavailable' ? 'CA' : 'gateway'} is down (fault test)`);
+  }
+  return call();
+}
+
 function withOutages(deps: ActivityDeps, ca: Outage, gateway: Outage, tally: { ca: Tally; gateway: Tally }): ActivityDeps {
   return {
     ...deps,
     ca: {
       type: deps.ca.type,
-      submit: async (request) => {
-        tally.ca.calls += 1;
-        if (down(ca)) {
-          tally.ca.refused += 1;
-          throw retryable('CaUnavailable', 'CA is down (fault test)');
-        }
-        return deps.ca.submit(request);
-      },
-      poll: async (requestId) => {
-        tally.ca.calls += 1;
-        if (down(ca)) {
-          tally.ca.refused += 1;
-          throw retryable('CaUnavailable', 'CA is down (fault test)');
-        }
-        return deps.ca.poll(requestId);
-      },
+      submit: (request) => unlessDown(ca, tally.ca, 'CaUnavailable', () => deps.ca.submit(request)),
+      poll: (requestId) => unlessDown(ca, tally.ca, 'CaUnavailable', () => deps.ca.poll(requestId)),
     },
     gateway: {
       type: deps.gateway.type,
-      upload: async (credential) => {
-        tally.gateway.calls += 1;
-        if (down(gateway)) {
-          tally.gateway.refused += 1;
-          throw retryable('GatewayUnavailable', 'gateway is down (fault test)');
-        }
-        return deps.gateway.upload(credential);
-      },
+      upload: (credential) => unlessDown(gateway, tally.gateway, 'GatewayUnavailable', () => deps.gateway.upload(credential)),
     },
   };
 }
