@@ -28,7 +28,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('./src/workflows'),
       activities,
-      dataConverter: providerDataConverter(codecKeyring(config, logger)),
+      dataConverter: providerDataConverter(codecKeyring(config)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
@@ -46,7 +46,7 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
 }
 
 if (require.main === module) {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('worker');
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
   runWorker(config, logger).catch((err) => {
     logger.fatal({ err }, 'worker failed');

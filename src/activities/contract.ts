@@ -53,6 +53,13 @@ export interface UploadCredentialInput {
   thumbprint: string;
 }
 
+/**
+ * Who shares an escrowed credential: every device of the user, or this device alone. The workflow
+ * decides it from its policy (`sharedKinds`), so a worker with other settings cannot disagree.
+ * Absent in inputs recorded before it was sent: those were always shared by the user.
+ */
+export type EscrowScope = 'user' | 'device';
+
 /** Shared credentials (encryption: one per user) come from the escrow or are issued under a claim. */
 export interface ClaimSharedCredentialInput {
   kind: CredentialKind;
@@ -60,6 +67,7 @@ export interface ClaimSharedCredentialInput {
   deviceUuid: string;
   /** Who claims: stable for the workflow, so claiming again renews the same lease. */
   owner: string;
+  scope?: EscrowScope;
 }
 
 export type SharedCredentialClaim =
@@ -75,6 +83,7 @@ export interface EscrowCredentialInput {
   enrollmentUserUuid: string;
   deviceUuid: string;
   owner: string;
+  scope?: EscrowScope;
   claimId: string;
   sealedPrivateKey: Sealed;
   certificate: CertificateInfo;

@@ -10,8 +10,8 @@ import { createPrivateKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
-import type { EscrowGateway } from './ceg/escrow-gateway';
-import { credentialScope, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
+import type { CredentialGateway } from './ceg/credential-gateway';
+import { escrowScopeFor, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
 import type { ProvisioningActivities } from './contract';
 import { certificateInfo, certificatePublicKeySha256 } from './crypto/certificate-info';
 import { buildSmimeCsr } from './crypto/csr';
@@ -19,7 +19,6 @@ import type { KeySource } from './crypto/key-pool';
 import { encryptForRecipient, randomPassword } from './crypto/password';
 import { buildPkcs12 } from './crypto/pkcs12';
 import type { Sealer } from './crypto/sealing';
-import { measured } from './metrics';
 import type { Notifier } from './notify/notifier';
 import type { UserDirectory } from './uem/user-directory';
 import type { IssuanceOutcome, Pkcs12Profile } from '../domain/credentials';
@@ -35,7 +34,7 @@ export interface Pkcs12Policy {
 
 export interface ActivityDeps {
   ca: CertificateAuthority;
-  gateway: EscrowGateway;
+  gateway: CredentialGateway;
   /** UEM REST look-up; absent when only event emails are used. */
   directory?: UserDirectory;
   notifier: Notifier;
@@ -48,12 +47,8 @@ export interface ActivityDeps {
   recipientCertificatePem?: string;
   /** Revoke signing certificates at the CA when an enrollment is cancelled (unenroll, wipe). */
   revokeSigningOnCancel: boolean;
-  /** Builds the UI link for notifications. */
-  workflowUrl: (workflowId: string, runId: string) => string;
   /** Where shared credentials (encryption: one per user) are kept, encrypted. */
   escrow: EscrowStore;
-  /** Signing credentials: one per device, or shared by the user's devices like encryption. */
-  signingScope: 'device' | 'user';
   /** How long an issuance claim holds before another device may take over. */
   claimLeaseMs: number;
   /** A shared credential expiring within this is renewed rather than handed out again. */
@@ -76,8 +71,7 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
       if (!deps.directory) {
         throw nonRetryable('UserHasNoEmail', `the event has no usable email for user ${event.enrollmentUserUuid} and no UEM directory is configured (UEM_API_URL)`);
       }
-      const directory = deps.directory;
-      const found = await measured('directory', { directory: directory.type }, () => directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId }));
+      const found = await deps.directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId });
       if (!found.email || !emailSchema.safeParse(found.email).success) {
         throw nonRetryable('UserHasNoEmail', `UEM has no usable email address for user ${event.enrollmentUserUuid}${found.userName ? ` (${found.userName})` : ''}`);
       }
@@ -98,25 +92,19 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
     },
 
     async requestCertificate(input) {
-      const answer = await measured(
-        'ca',
-        { ca: deps.ca.type, operation: 'submit' },
-        () =>
-          deps.ca.submit({
-            idempotencyKey: input.idempotencyKey,
-            kind: input.kind,
-            csrPem: input.csrPem,
-            email: input.user.email,
-            displayName: input.user.displayName,
-            validityDays: deps.validityDays,
-          }),
-        (a) => a.status,
-      );
+      const answer = await deps.ca.submit({
+        idempotencyKey: input.idempotencyKey,
+        kind: input.kind,
+        csrPem: input.csrPem,
+        email: input.user.email,
+        displayName: input.user.displayName,
+        validityDays: deps.validityDays,
+      });
       return outcomeOf(answer, input.publicKeySha256, input.kind);
     },
 
     async checkIssuance({ kind, requestId, publicKeySha256 }) {
-      const answer = await measured('ca', { ca: deps.ca.type, operation: 'poll' }, () => deps.ca.poll(requestId), (a) => a.status);
+      const answer = await deps.ca.poll(requestId);
       return outcomeOf(answer, publicKeySha256, kind);
     },
 
@@ -141,7 +129,7 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
 
     async uploadCredential({ kind, event, email, credential, thumbprint }) {
       const bundle = bundleSchema.parse(JSON.parse(deps.sealer.openText(credential.sealedBundle, SEALED_BUNDLE)));
-      const receipt = await measured('gateway', { gateway: deps.gateway.type, operation: 'upload' }, () => deps.gateway.upload({
+      const receipt = await deps.gateway.upload({
         enrollmentUserUuid: event.enrollmentUserUuid,
         deviceUuid: event.deviceUuid,
         enrollmentUserId: event.enrollmentUserId,
@@ -152,13 +140,13 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
         profile: credential.profile,
         thumbprint,
         email,
-      }), (r) => (r.alreadyPresent ? 'already-present' : 'stored'));
+      });
       log.info('credential uploaded', { kind, thumbprint, alreadyPresent: receipt.alreadyPresent, gateway: deps.gateway.type });
       return { deliveredAt: new Date().toISOString(), alreadyPresent: receipt.alreadyPresent, receiptId: receipt.receiptId };
     },
 
-    async claimSharedCredential({ kind, enrollmentUserUuid, deviceUuid, owner }) {
-      const key = { enrollmentUserUuid, kind, scope: credentialScope(kind, { signingScope: deps.signingScope, deviceUuid }) };
+    async claimSharedCredential({ kind, enrollmentUserUuid, deviceUuid, owner, scope }) {
+      const key = { enrollmentUserUuid, kind, scope: escrowScopeFor(scope, deviceUuid) };
       const claim = await deps.escrow.claim(key, owner, { leaseMs: deps.claimLeaseMs, renewBefore: new Date(Date.now() + deps.renewWithinMs) });
       if (claim.status === 'exists') {
         const { credential } = claim;
@@ -172,12 +160,11 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
       return { status: 'wait', retryAfterMs: claim.retryAfterMs, heldBy: claim.heldBy };
     },
 
-    async escrowCredential({ kind, enrollmentUserUuid, deviceUuid, owner, claimId, sealedPrivateKey, certificate }) {
-      const scope = credentialScope(kind, { signingScope: deps.signingScope, deviceUuid });
+    async escrowCredential({ kind, enrollmentUserUuid, deviceUuid, owner, scope, claimId, sealedPrivateKey, certificate }) {
       const result = await deps.escrow.store(claimId, owner, {
         enrollmentUserUuid,
         kind,
-        scope,
+        scope: escrowScopeFor(scope, deviceUuid),
         certificate,
         privateKeyPkcs8: deps.sealer.open(sealedPrivateKey, SEALED_KEY),
       });
@@ -190,8 +177,7 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
     },
 
     async notifyFailure(notice) {
-      const withLink = { ...notice, workflowUrl: notice.workflowUrl || deps.workflowUrl(notice.workflowId, notice.runId) };
-      await measured('notifier', { notifier: deps.notifier.type }, () => deps.notifier.notifyFailure(withLink));
+      await deps.notifier.notifyFailure(notice);
     },
 
     async cleanUpEnrollment({ event, credentials }) {

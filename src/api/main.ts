@@ -19,12 +19,12 @@ import { createTemporalClient } from './temporal-client';
 const SHUTDOWN_GRACE_MS = 10_000;
 
 export async function runApi(config: Config, logger: Logger): Promise<{ server: Server; stop(): Promise<void> }> {
-  const { client, connection } = createTemporalClient(config, logger);
+  const { client, connection } = createTemporalClient(config);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
   const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
   const codecRouter = createCodecRouter({
-    codec: new AesGcmPayloadCodec(codecKeyring(config, logger)),
+    codec: new AesGcmPayloadCodec(codecKeyring(config)),
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
   });
@@ -53,7 +53,7 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
 }
 
 if (require.main === module) {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('api');
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   runApi(config, logger).then(
     ({ stop }) => {

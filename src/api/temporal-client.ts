@@ -5,7 +5,6 @@
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
-import type { Logger } from '../logging';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
 
@@ -14,12 +13,12 @@ export interface ApiTemporalClient {
   connection: Connection;
 }
 
-export function createTemporalClient(config: Config, logger?: Logger): ApiTemporalClient {
+export function createTemporalClient(config: Config): ApiTemporalClient {
   const connection = Connection.lazy({
     ...temporalConnectionOptions(config),
     // gRPC reconnects by itself; these retries only smooth over a blip inside one request.
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
-  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config, logger)) });
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config)) });
   return { client, connection };
 }

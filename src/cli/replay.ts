@@ -15,7 +15,8 @@ import { Client, Connection } from '@temporalio/client';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
-import { loadConfig, type Config } from '../config';
+import type { Config } from '../config';
+import { loadCliConfig } from './cli-config';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
 
@@ -81,7 +82,7 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const config = loadConfig();
+  const config = loadCliConfig();
   const options = replayOptions(config);
   let histories: AsyncIterable<{ workflowId: string; history: History }>;
   let connection: Connection | undefined;

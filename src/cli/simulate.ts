@@ -16,7 +16,8 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { parseApiTokens, parseWebhookUsers, type BasicCredential } from '../api/auth';
 import { createTemporalClient } from '../api/temporal-client';
-import { ConfigError, loadConfig, type Config } from '../config';
+import { ConfigError, type Config } from '../config';
+import { loadCliConfig } from './cli-config';
 import type { EnrollmentEvent } from '../domain/enrollment';
 import { parseDuration } from '../domain/schedule';
 import { enrollmentPayload, type EventFormat } from '../peers/uem-sim/events';
@@ -238,7 +239,7 @@ async function main(): Promise<number> {
   if (!Number.isInteger(concurrency) || concurrency < 1) throw new UsageError('--concurrency must be at least 1');
   const timeoutMs = parseDuration(values.timeout);
 
-  const config = loadConfig();
+  const config = loadCliConfig();
   const dev = readDevCredentials(config.dataDirAbsolute);
   const credential = parseWebhookUsers(config.webhookUsers)[0] ?? (dev ? { username: dev.webhookUser, password: dev.webhookPassword } : undefined);
   if (!credential) throw new ConfigError(['UEM_WEBHOOK_USERS: the simulator posts with its first user:password pair; none is set (and no dev stack credentials in DATA_DIR)']);

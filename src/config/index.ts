@@ -1,59 +1,54 @@
 import { resolve } from 'node:path';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { ConfigError, loadSettings, type LoadOptions } from './load';
-import type { Settings } from './settings';
+import { problemsFor, type ProcessRole } from './requirements';
+import { SETTINGS, type SettingName, type Settings } from './settings';
 
 export { ConfigError, loadSettings, type LoadOptions } from './load';
 export { SETTINGS, type Settings, type SettingName } from './settings';
+export { hasUemSignIn, problemsFor, type ProcessRole } from './requirements';
 
 /** The validated configuration: every setting, with the data folder made absolute. */
 export type Config = Settings & { readonly dataDirAbsolute: string };
 
+export interface ConfigOptions extends LoadOptions {
+  /**
+   * The process the configuration is for: its requirements (keys, the chosen adapters' settings)
+   * are checked too. Without it only the values themselves and the rules between them are checked.
+   */
+  role?: ProcessRole;
+}
+
 /**
- * Load and validate the configuration. Rules that span settings (an adapter's required keys)
- * are checked here, so a bad deployment stops at start with a message naming each key.
+ * Load and validate the configuration. Rules that span settings are checked here, and with a
+ * `role` the settings that process needs, so a bad deployment stops at start with a message naming
+ * each key.
  */
-export function loadConfig(options: LoadOptions = {}): Config {
+export function loadConfig(options: ConfigOptions = {}): Config {
   const settings = loadSettings(options);
-  const problems = crossChecks(settings);
+  // The embedded CA is the development default; outside DEV_MODE the worker must be told.
+  if (settings.caType === undefined && settings.devMode) settings.caType = 'embedded';
+  const problems = [...crossChecks(settings), ...(options.role ? problemsFor(settings, options.role) : [])];
   if (problems.length > 0) throw new ConfigError(problems);
   return { ...settings, dataDirAbsolute: resolve(settings.dataDir) };
 }
 
+/** Check an already loaded configuration against what a process needs (e.g. before building activities). */
+export function assertConfigFor(config: Config, role: ProcessRole): void {
+  const problems = problemsFor(config, role);
+  if (problems.length > 0) throw new ConfigError(problems);
+}
+
 function crossChecks(s: Settings): string[] {
   const problems: string[] = [];
-  const need = (ok: unknown, key: string, why: string) => {
-    if (!ok) problems.push(`${key}: required ${why}`);
+  const pair = (a: SettingName, b: SettingName, what: string) => {
+    if (!!s[a] !== !!s[b]) problems.push(`${SETTINGS[s[a] ? b : a].env}: required when the other half of ${what} is set`);
   };
-  need(!!s.temporalClientCert === !!s.temporalClientKey, s.temporalClientCert ? 'TEMPORAL_TLS_CLIENT_KEY' : 'TEMPORAL_TLS_CLIENT_CERT', 'when the other half of the Temporal client certificate is set');
-  if (s.caType === 'step-ca') {
-    need(s.caUrl, 'CA_URL', 'when CA_TYPE=step-ca');
-    need(s.stepCaProvisioner, 'STEP_CA_PROVISIONER', 'when CA_TYPE=step-ca');
-    need(s.stepCaProvisionerKeyFile, 'STEP_CA_PROVISIONER_KEY_FILE', 'when CA_TYPE=step-ca');
-  }
-  if (s.caType === 'order-poll') {
-    need(s.caUrl, 'CA_URL', 'when CA_TYPE=order-poll');
-    need(s.orderPollApiKey, 'ORDER_CA_API_KEY', 'when CA_TYPE=order-poll');
-  }
-  if (s.gatewayType === 'ceg') {
-    need(s.cegUrl, 'CEG_URL', 'when GATEWAY_TYPE=ceg');
-    need(!!s.cegClientCertFile === !!s.cegClientKeyFile, s.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT', 'when the other half of the CEG client certificate is set');
-  }
+  pair('temporalClientCert', 'temporalClientKey', 'the Temporal client certificate');
+  pair('cegClientCertFile', 'cegClientKeyFile', 'the CEG client certificate');
   if (s.maxCachedWorkflows !== undefined && s.maxCachedWorkflows < s.maxConcurrentWorkflowTasks) {
     // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
     problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);
-  }
-  if (s.escrowStore === 'postgres') need(s.escrowDatabaseUrl, 'ESCROW_DATABASE_URL', 'when ESCROW_STORE=postgres');
-  if (s.gatewayType === 'uem-direct') need(s.uemApiUrl, 'UEM_API_URL', 'when GATEWAY_TYPE=uem-direct');
-  if (s.notifiers.includes('webhook')) need(s.notifyWebhookUrl, 'NOTIFY_WEBHOOK_URL', 'when NOTIFIERS includes webhook');
-  if (s.notifiers.includes('email')) {
-    need(s.smtpUrl, 'NOTIFY_SMTP_URL', 'when NOTIFIERS includes email');
-    need(s.emailFrom, 'NOTIFY_EMAIL_FROM', 'when NOTIFIERS includes email');
-    need(s.emailTo.length > 0, 'NOTIFY_EMAIL_TO', 'when NOTIFIERS includes email');
-  }
-  if (s.uemOauthTokenUrl) {
-    need(s.uemOauthClientId, 'UEM_OAUTH_CLIENT_ID', 'when UEM_OAUTH_TOKEN_URL is set');
-    need(s.uemOauthClientSecret, 'UEM_OAUTH_CLIENT_SECRET', 'when UEM_OAUTH_TOKEN_URL is set');
   }
   for (const entry of s.webhookUsers) if (!/^[^:]+:.+$/.test(entry)) problems.push('UEM_WEBHOOK_USERS: each entry must be user:password');
   for (const entry of s.apiTokens) if (!/^[^:]{16,}:(viewer|operator)$/.test(entry)) problems.push('API_TOKENS: each entry must be token:viewer or token:operator, token at least 16 characters');
@@ -65,12 +60,13 @@ function crossChecks(s: Settings): string[] {
 }
 
 /**
- * For process entry points: the configuration, or a message naming every bad key on stderr and
- * exit code 2 (a bad deployment stops at start, before anything connects).
+ * For process entry points: the configuration the process `role` needs, or a message naming every
+ * bad or missing key on stderr and exit code 2 (a bad deployment stops at start, before anything
+ * connects).
  */
-export function loadConfigOrExit(): Config {
+export function loadConfigOrExit(role: ProcessRole): Config {
   try {
-    return loadConfig();
+    return loadConfig({ role });
   } catch (err) {
     process.stderr.write(`${err instanceof ConfigError ? err.message : (err as Error).stack}\n`);
     process.exit(2);

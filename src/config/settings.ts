@@ -54,6 +54,7 @@ const optionalPositiveInt = z
 
 export const SETTINGS = {
   // --- process ---------------------------------------------------------------------------
+  devMode: setting({ env: 'DEV_MODE', path: 'devMode', schema: bool, default: 'false', description: 'Development and tests only (npm run dev and the test harnesses set it): allows the embedded CA and makes it the default CA_TYPE. Never set in production.' }),
   dataDir: setting({ env: 'DATA_DIR', path: 'dataDir', schema: z.string().min(1), default: '.data', description: 'Folder for local state: dev keys, embedded CA, SQLite files, simulator output.' }),
   logLevel: setting({ env: 'LOG_LEVEL', path: 'log.level', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']), default: 'info', description: 'pino log level.' }),
   uiUrl: setting({ env: 'TEMPORAL_UI_URL', path: 'temporal.uiUrl', schema: optionalText, default: 'http://localhost:8233', description: 'Temporal Web UI base URL, used in failure notifications to link the workflow.' }),
@@ -102,11 +103,11 @@ export const SETTINGS = {
   recipientCertFile: setting({ env: 'CEG_RECIPIENT_CERT', path: 'gateway.recipientCertFile', schema: optionalText, description: 'PEM certificate of the gateway: when set, each PKCS#12 password is also sent RSA-OAEP-SHA-256 encrypted to it.' }),
 
   // --- sealing (secrets inside workflow history) ------------------------------------------------
-  sealingKeys: setting({ env: 'SEALING_KEYS', path: 'sealing.keys', schema: list, default: '', description: 'Key-encryption keys that seal private keys, PKCS#12 and passwords in workflow history: kid:base64(32 bytes)[,...]; the first seals, all open. Empty: a key file in DATA_DIR is created (dev only).', secret: true }),
-  codecKeys: setting({ env: 'CODEC_KEYS', path: 'codec.keys', schema: list, default: '', description: 'Payload codec keys (AES-256-GCM): kid:base64(32 bytes)[,...]; the first encodes, all decode. Empty: a key file in DATA_DIR is created (dev only).', secret: true }),
+  sealingKeys: setting({ env: 'SEALING_KEYS', path: 'sealing.keys', schema: list, default: '', description: 'Key-encryption keys that seal private keys, PKCS#12 and passwords in workflow history and the escrow: kid:base64(32 bytes)[,...]; the first seals, all open. Required for the worker (npm run dev makes development keys).', secret: true }),
+  codecKeys: setting({ env: 'CODEC_KEYS', path: 'codec.keys', schema: list, default: '', description: 'Payload codec keys (AES-256-GCM): kid:base64(32 bytes)[,...]; the first encodes, all decode. Required for the worker, the API and the CLI tools (npm run dev makes development keys).', secret: true }),
 
   // --- certificate authority ---------------------------------------------------------------------
-  caType: setting({ env: 'CA_TYPE', path: 'ca.type', schema: z.enum(['embedded', 'step-ca', 'order-poll']), default: 'embedded', description: 'Certificate authority adapter: embedded (dev/test CA in DATA_DIR), step-ca, order-poll.' }),
+  caType: setting({ env: 'CA_TYPE', path: 'ca.type', schema: z.enum(['embedded', 'step-ca', 'order-poll']).optional(), description: 'Certificate authority adapter: step-ca or order-poll; embedded (a development CA in DATA_DIR) only with DEV_MODE=true, where it is the default. Required for the worker.' }),
   embeddedCaPendingFor: setting({ env: 'EMBEDDED_CA_PENDING_FOR', path: 'ca.embedded.pendingFor', schema: duration, default: '0', description: 'Embedded CA: answer "pending" for this long before issuing (exercise the wait).' }),
   embeddedCaReject: setting({ env: 'EMBEDDED_CA_REJECT', path: 'ca.embedded.reject', schema: bool, default: 'false', description: 'Embedded CA: reject every request (exercise the failure path).' }),
   caUrl: setting({ env: 'CA_URL', path: 'ca.url', schema: optionalText, description: 'Base URL of the CA (step-ca, order-poll).' }),
@@ -127,10 +128,10 @@ export const SETTINGS = {
 
   // --- escrow gateway ------------------------------------------------------------------------------
   gatewayType: setting({ env: 'GATEWAY_TYPE', path: 'gateway.type', schema: z.enum(['ceg', 'uem-direct']), default: 'ceg', description: 'Where credentials go: ceg (Credential Escrow Gateway, mTLS) or uem-direct (UEM REST upload; UEM then holds the keys).' }),
-  cegUrl: setting({ env: 'CEG_URL', path: 'gateway.ceg.url', schema: optionalText, default: 'https://localhost:8443', description: 'Base URL of the Credential Escrow Gateway.' }),
-  cegClientCertFile: setting({ env: 'CEG_CLIENT_CERT', path: 'gateway.ceg.clientCertFile', schema: optionalText, description: 'PEM client certificate presented to CEG (mTLS). Empty: the dev PKI in DATA_DIR.' }),
-  cegClientKeyFile: setting({ env: 'CEG_CLIENT_KEY', path: 'gateway.ceg.clientKeyFile', schema: optionalText, description: 'PEM private key of the CEG client certificate.', secret: true }),
-  cegCaFile: setting({ env: 'CEG_CA_FILE', path: 'gateway.ceg.caFile', schema: optionalText, description: 'PEM bundle that verifies CEG\'s server certificate. Empty: the dev PKI in DATA_DIR.' }),
+  cegUrl: setting({ env: 'CEG_URL', path: 'gateway.ceg.url', schema: optionalText, description: 'Base URL of the Credential Escrow Gateway (https). Required when GATEWAY_TYPE=ceg.' }),
+  cegClientCertFile: setting({ env: 'CEG_CLIENT_CERT', path: 'gateway.ceg.clientCertFile', schema: optionalText, description: 'PEM client certificate presented to CEG (mTLS). Required when GATEWAY_TYPE=ceg.' }),
+  cegClientKeyFile: setting({ env: 'CEG_CLIENT_KEY', path: 'gateway.ceg.clientKeyFile', schema: optionalText, description: 'PEM private key of the CEG client certificate. Required when GATEWAY_TYPE=ceg.', secret: true }),
+  cegCaFile: setting({ env: 'CEG_CA_FILE', path: 'gateway.ceg.caFile', schema: optionalText, description: 'PEM bundle that verifies CEG\'s server certificate (nothing else is trusted). Required when GATEWAY_TYPE=ceg.' }),
   gatewayTimeout: setting({ env: 'GATEWAY_TIMEOUT', path: 'gateway.timeout', schema: duration, default: '30s', description: 'Timeout of one gateway upload.' }),
 
   // --- UEM REST API (user look-up, direct upload) -------------------------------------------------

@@ -1,12 +1,11 @@
 import type { DataConverter } from '@temporalio/common';
-import { loadOrCreateDevKeyring, type Keyring } from '../activities/crypto/sealing';
-import type { Config } from '../config';
-import type { Logger } from '../logging';
+import { keyringFromSetting, type Keyring } from '../activities/crypto/sealing';
+import type { Settings } from '../config';
 import { AesGcmPayloadCodec } from './codec';
 
-/** The payload codec's keys: CODEC_KEYS, or (development) a key file in the data folder. */
-export function codecKeyring(config: Config, logger?: Logger): Keyring {
-  return loadOrCreateDevKeyring(config.codecKeys, { dataDir: config.dataDirAbsolute, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
+/** The payload codec's keys: CODEC_KEYS (a ConfigError naming it when empty). */
+export function codecKeyring(config: Pick<Settings, 'codecKeys'>): Keyring {
+  return keyringFromSetting(config.codecKeys, 'CODEC_KEYS');
 }
 
 /**

@@ -11,6 +11,7 @@ import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { ensureDevCredentials } from './dev-credentials';
+import { developmentSettings } from './dev-settings';
 import { ToolUnavailable } from './go-tool';
 import { projectPath } from './paths';
 import { devServerArgs, readStackFile } from './stack-file';
@@ -67,8 +68,12 @@ async function main(): Promise<void> {
 
   const temporal = await ensureTemporalCli();
   const creds = ensureDevCredentials(dataDir);
+  // Development keys, PKI and DEV_MODE: only the dev stack fills these in (production processes
+  // stop at start without them); a developer's own environment still wins.
+  const development = Object.fromEntries(Object.entries(await developmentSettings(dataDir)).map(([key, value]) => [key, process.env[key] ?? value]));
   const codecEndpoint = stack.temporal.uiCodecEndpoint ? stack.temporal.uiCodecEndpoint.replace(/:\d+\//, `:${apiPort}/`) : '';
   const env: NodeJS.ProcessEnv = {
+    ...development,
     DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     TEMPORAL_NAMESPACE: stack.temporal.namespace,

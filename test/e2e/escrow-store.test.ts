@@ -17,8 +17,10 @@ import { certificateInfo } from '../../src/activities/crypto/certificate-info';
 import { generateKeyPair } from '../../src/activities/crypto/keys';
 import { Keyring, type KeyringKey } from '../../src/activities/crypto/sealing';
 import { importSigningPair, x509 } from '../../src/activities/crypto/x509';
+import { createAdapter } from '../../src/activities/adapters';
+import { ConfigError, loadConfig } from '../../src/config';
 import {
-  createEscrowStore,
+  escrowRegistry,
   ESCROW_ERRORS,
   PostgresEscrowStore,
   SqliteEscrowStore,
@@ -55,6 +57,7 @@ interface Backend {
 }
 
 const kek = (kid: string): KeyringKey => ({ kid, key: randomBytes(32) });
+const keyringSetting = (kid: string): string => `${kid}:${randomBytes(32).toString('base64')}`;
 
 async function makeCredential(email: string, validDays: number): Promise<TestCredential> {
   const key = await generateKeyPair({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' });
@@ -147,7 +150,7 @@ describe('escrow store', function () {
 
     it('keeps the database file private to its owner (mode 0600, folder 0700)', async () => {
       const dataDir = join(dir, 'fresh', 'data');
-      const store = await createEscrowStore({ escrowStore: 'sqlite', dataDirAbsolute: dataDir }, new Keyring([kek('k1')]), logger);
+      const store = await createAdapter(escrowRegistry, loadConfig({ env: {}, overrides: { escrowStore: 'sqlite', dataDir, sealingKeys: keyringSetting('k1') } }), logger);
       try {
         assert.equal(store.type, 'sqlite');
         const key = userKey();
@@ -322,16 +325,19 @@ describe('escrow store', function () {
       );
     });
 
-    it('createEscrowStore opens PostgreSQL from ESCROW_DATABASE_URL, and refuses without it', async () => {
+    it('the registry opens PostgreSQL from ESCROW_DATABASE_URL, and refuses without it', async () => {
       const url = await pg.createDatabase('factory');
-      const store = await createEscrowStore({ escrowStore: 'postgres', escrowDatabaseUrl: url, dataDirAbsolute: tmpdir() }, new Keyring([kek('k1')]), logger);
+      const store = await createAdapter(escrowRegistry, loadConfig({ env: {}, overrides: { escrowStore: 'postgres', escrowDatabaseUrl: url, dataDir: tmpdir(), sealingKeys: keyringSetting('k1') } }), logger);
       try {
         assert.equal(store.type, 'postgres');
         assert.equal(await store.active(userKey()), undefined);
       } finally {
         await store.close();
       }
-      await failsWith(createEscrowStore({ escrowStore: 'postgres', dataDirAbsolute: tmpdir() }, new Keyring([kek('k1')]), logger), 'ConfigurationError', true);
+      await assert.rejects(
+        createAdapter(escrowRegistry, loadConfig({ env: {}, overrides: { escrowStore: 'postgres', dataDir: tmpdir(), sealingKeys: keyringSetting('k1') } }), logger),
+        (err: unknown) => err instanceof ConfigError && /ESCROW_DATABASE_URL: required/.test(err.message),
+      );
     });
   });
 

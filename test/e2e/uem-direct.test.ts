@@ -4,7 +4,7 @@
  * which opens every PKCS#12 it receives and checks it against the user's email in its directory.
  */
 import assert from 'node:assert/strict';
-import { createUemDirectGateway } from '../../src/activities/uem/uem-direct-gateway';
+import { createUemDirectGateway } from '../../src/activities/ceg/uem-direct-gateway';
 import { simulatedEnrollment } from '../../src/cli/simulate';
 import { loadConfig } from '../../src/config';
 import { DELIVERY_FAILED } from '../../src/domain/errors';

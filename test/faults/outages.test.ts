@@ -25,6 +25,7 @@ import { deliveryWindow, HOUR_MS } from '../../src/domain/schedule';
 import { createLogger } from '../../src/logging';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
 import { ensureDevPki } from '../../src/peers/dev-pki';
+import { developmentSettings } from '../../src/tools/dev-settings';
 import { WORKFLOW_TYPE, type DeliveryReport } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 import { report } from './support';
@@ -89,7 +90,7 @@ describe('fault: CA and gateway outages lasting days (time skipping)', function 
     const pki = await ensureDevPki(dataDir, logger);
     sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
     config = loadConfig({
-      env: { DATA_DIR: dataDir, KEY_POOL_SIZE: '0', CEG_URL: sim.url, CEG_RECIPIENT_CERT: join(dataDir, 'dev-pki', 'recipient.crt'), LOG_LEVEL: 'silent' },
+      env: { ...(await developmentSettings(dataDir, logger)), DATA_DIR: dataDir, KEY_POOL_SIZE: '0', CEG_URL: sim.url, CEG_RECIPIENT_CERT: pki.recipientCertPath, LOG_LEVEL: 'silent' },
     });
   });
 

@@ -16,15 +16,14 @@
  * Messages carry the status and the problem title the server sent, never what we sent.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Settings } from '../../config/settings';
+import { ConfigError, type Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
-import { ensureDevPki } from '../../peers/dev-pki';
-import type { CredentialUpload, EscrowGateway, GatewayReceipt } from './escrow-gateway';
+import { readPemFile, validatedUrl } from '../settings-files';
+import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
 import {
   classifyStatus,
   credentialPath,
@@ -85,7 +84,7 @@ const SERVER_CERT_UNTRUSTED = new Set([
 /** TLS alerts a server sends when it refuses the client certificate we presented. */
 const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
-export class CegGateway implements EscrowGateway {
+export class CegGateway implements CredentialGateway {
   readonly type = 'ceg';
   private readonly base: URL;
   private readonly agent: Agent;
@@ -103,7 +102,7 @@ export class CegGateway implements EscrowGateway {
       // Fail at start, not at the first upload, when the PEMs are unreadable or do not pair.
       secureContext = createSecureContext(tls);
     } catch (err) {
-      throw nonRetryable('ConfigurationError', `CEG client TLS settings are unusable: ${safeReason(err)}`);
+      throw new ConfigError([`CEG_CLIENT_CERT / CEG_CLIENT_KEY / CEG_CA_FILE: unusable for TLS (${safeReason(err)})`]);
     }
     // node:https rather than undici: when a server refuses our certificate with a TLS alert after
     // a TLS 1.3 handshake, node:https reports the alert (ERR_SSL_..._ALERT_...), undici only
@@ -277,35 +276,20 @@ export class CegGateway implements EscrowGateway {
 }
 
 /**
- * The gateway this configuration asks for: CEG_URL with CEG_CLIENT_CERT / CEG_CLIENT_KEY /
- * CEG_CA_FILE. When the client certificate or the CA is not configured, the development PKI in
- * DATA_DIR stands in (and says so in the log), which is what the CEG simulator trusts.
+ * The gateway for GATEWAY_TYPE=ceg: CEG_URL (https) with CEG_CLIENT_CERT / CEG_CLIENT_KEY (our
+ * client certificate) and CEG_CA_FILE (the only CA CEG's server certificate may chain to). There
+ * is no fallback: the development PKI reaches the worker only through these settings, set by the
+ * dev stack.
  */
-export async function createCegGateway(config: Settings & { dataDirAbsolute: string }, logger?: Logger): Promise<CegGateway> {
-  if (!config.cegUrl) throw nonRetryable('ConfigurationError', 'CEG_URL: required when GATEWAY_TYPE=ceg');
-  if (!!config.cegClientCertFile !== !!config.cegClientKeyFile) {
-    throw nonRetryable('ConfigurationError', `${config.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT'}: required when the other half of the CEG client certificate is set`);
-  }
-  const needDevPki = !config.cegClientCertFile || !config.cegCaFile;
-  const devPki = needDevPki ? await ensureDevPki(config.dataDirAbsolute, logger) : undefined;
-  if (devPki) {
-    logger?.warn(
-      { devPkiDir: devPki.dir, clientCertificate: config.cegClientCertFile ? 'configured' : 'dev PKI', serverCa: config.cegCaFile ? 'configured' : 'dev PKI' },
-      'CEG client uses the development PKI for what is not configured (CEG_CLIENT_CERT / CEG_CA_FILE); not for production',
-    );
-  }
-  const clientCertPem = config.cegClientCertFile ? await readSetting('CEG_CLIENT_CERT', config.cegClientCertFile) : devPki!.clientCertPem;
-  const clientKeyPem = config.cegClientKeyFile ? await readSetting('CEG_CLIENT_KEY', config.cegClientKeyFile) : devPki!.clientKeyPem;
-  const caPem = config.cegCaFile ? await readSetting('CEG_CA_FILE', config.cegCaFile) : devPki!.caCertPem;
-  return new CegGateway({ url: config.cegUrl, clientCertPem, clientKeyPem, caPem, timeoutMs: config.gatewayTimeout, logger });
-}
-
-async function readSetting(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw nonRetryable('ConfigurationError', `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+export function createCegGateway(config: Config, logger?: Logger): CegGateway {
+  return new CegGateway({
+    url: validatedUrl(config, 'cegUrl', { https: 'always' }),
+    clientCertPem: readPemFile(config, 'cegClientCertFile', 'CERTIFICATE'),
+    clientKeyPem: readPemFile(config, 'cegClientKeyFile', 'PRIVATE KEY'),
+    caPem: readPemFile(config, 'cegCaFile', 'CERTIFICATE'),
+    timeoutMs: config.gatewayTimeout,
+    logger,
+  });
 }
 
 interface HttpAnswer {
@@ -321,9 +305,9 @@ function parseBaseUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw nonRetryable('ConfigurationError', `CEG_URL is not a URL: "${url}"`);
+    throw new ConfigError([`CEG_URL: not a URL (got "${url}")`]);
   }
-  if (parsed.protocol !== 'https:') throw nonRetryable('ConfigurationError', `CEG_URL must be https (mTLS): "${url}"`);
+  if (parsed.protocol !== 'https:') throw new ConfigError([`CEG_URL: must be https (mTLS) (got "${url}")`]);
   return parsed;
 }
 

@@ -13,7 +13,9 @@
  *   - the token endpoint refusing the client     → ConfigurationError (5xx/429/408: unavailable)
  * No message carries a credential, a token or a request body.
  */
-import { ConfigError, type Settings } from '../../config';
+import { ConfigError, type Config } from '../../config';
+import { settingValue } from '../adapters';
+import { validatedUrl } from '../settings-files';
 import { nonRetryable, retryable, type RetryableErrorType } from '../../domain/errors';
 import { parseRetryAfter } from '../ceg/wire-contract';
 
@@ -191,33 +193,19 @@ export interface UemConnection extends UemCredentials {
 }
 
 /**
- * Read the UEM connection settings, or stop with a ConfigError naming every missing or wrong key.
- * OAuth wins when both it and Basic credentials are configured. `purpose` ends each message
- * ("when UEM_API_URL is set", "when GATEWAY_TYPE=uem-direct").
+ * The UEM connection the settings describe (their presence is checked by the requirements; here
+ * the URLs must be https, plain http only to loopback). OAuth wins when both it and Basic
+ * credentials are configured.
  */
-export function uemConnectionFromSettings(config: Settings, purpose: string): UemConnection {
-  const problems: string[] = [];
-  if (!config.uemApiUrl) problems.push(`UEM_API_URL: required ${purpose}`);
-  if (!config.uemApiTenantCode) problems.push(`UEM_API_TENANT_CODE: required ${purpose}`);
+export function uemConnectionFromSettings(config: Config): UemConnection {
+  const baseUrl = validatedUrl(config, 'uemApiUrl', { https: 'unless-loopback' });
   const oauth =
     config.uemOauthTokenUrl && config.uemOauthClientId && config.uemOauthClientSecret
-      ? { tokenUrl: config.uemOauthTokenUrl, clientId: config.uemOauthClientId, clientSecret: config.uemOauthClientSecret }
+      ? { tokenUrl: validatedUrl(config, 'uemOauthTokenUrl', { https: 'unless-loopback' }), clientId: config.uemOauthClientId, clientSecret: config.uemOauthClientSecret }
       : undefined;
   const basic = config.uemApiUsername && config.uemApiPassword ? { username: config.uemApiUsername, password: config.uemApiPassword } : undefined;
-  if (!oauth && !basic) problems.push(`UEM_API_USERNAME and UEM_API_PASSWORD (or UEM_OAUTH_TOKEN_URL, UEM_OAUTH_CLIENT_ID, UEM_OAUTH_CLIENT_SECRET): required ${purpose}`);
-  if (config.uemApiUrl && !isHttpUrl(config.uemApiUrl)) problems.push('UEM_API_URL: not an http(s) URL');
-  if (oauth && !isHttpUrl(oauth.tokenUrl)) problems.push('UEM_OAUTH_TOKEN_URL: not an http(s) URL');
-  if (problems.length > 0) throw new ConfigError(problems);
-  return { baseUrl: config.uemApiUrl!, tenantCode: config.uemApiTenantCode!, ...(oauth ? { oauth } : { basic }) };
-}
-
-function isHttpUrl(text: string): boolean {
-  try {
-    const url = new URL(text);
-    return url.protocol === 'https:' || url.protocol === 'http:';
-  } catch {
-    return false;
-  }
+  if (!oauth && !basic) throw new ConfigError(['UEM_API_USERNAME and UEM_API_PASSWORD (or UEM_OAUTH_TOKEN_URL, UEM_OAUTH_CLIENT_ID, UEM_OAUTH_CLIENT_SECRET): required when UEM_API_URL is set']);
+  return { baseUrl, tenantCode: settingValue(config, 'uemApiTenantCode'), ...(oauth ? { oauth } : { basic }) };
 }
 
 function describeNetworkError(err: unknown): string {

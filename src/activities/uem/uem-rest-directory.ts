@@ -9,7 +9,7 @@
  * will not help); 5xx, 429, 408, timeouts and network failures → DirectoryUnavailable
  * (retryable). No message carries a credential.
  */
-import type { Settings } from '../../config';
+import type { Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 import { DEFAULT_UEM_TIMEOUT_MS, isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemCredentials } from './uem-rest-client';
@@ -32,15 +32,7 @@ export class UemRestDirectory implements UserDirectory {
   private readonly client: UemRestClient;
 
   constructor(private readonly options: UemRestDirectoryOptions) {
-    if (!options.basic && !options.oauth) throw new Error('UemRestDirectory needs Basic credentials or an OAuth client');
-    this.client = new UemRestClient({
-      baseUrl: options.baseUrl,
-      tenantCode: options.tenantCode,
-      basic: options.basic,
-      oauth: options.oauth,
-      timeoutMs: options.timeoutMs,
-      unavailableType: 'DirectoryUnavailable',
-    });
+    this.client = new UemRestClient({ ...options, unavailableType: 'DirectoryUnavailable' });
   }
 
   async lookUp(user: UserReference): Promise<DirectoryUser> {
@@ -108,12 +100,7 @@ function defined(user: DirectoryUser): DirectoryUser {
   return Object.fromEntries(Object.entries(user).filter(([, v]) => v !== undefined)) as DirectoryUser;
 }
 
-/**
- * The directory the configuration asks for, or undefined when UEM_API_URL is empty (then only
- * emails from events are used). A half-configured UEM API stops the process at start.
- */
-export function createUserDirectory(config: Settings, logger?: Logger): UserDirectory | undefined {
-  if (!config.uemApiUrl) return undefined;
-  const connection = uemConnectionFromSettings(config, 'when UEM_API_URL is set');
-  return new UemRestDirectory({ ...connection, apiVersion: config.uemApiVersion, timeoutMs: DEFAULT_UEM_TIMEOUT_MS, logger });
+/** The directory for UEM_API_URL (with UEM_API_VERSION and the UEM sign-in settings). */
+export function createUemRestDirectory(config: Config, logger?: Logger): UemRestDirectory {
+  return new UemRestDirectory({ ...uemConnectionFromSettings(config), apiVersion: config.uemApiVersion, timeoutMs: DEFAULT_UEM_TIMEOUT_MS, logger });
 }

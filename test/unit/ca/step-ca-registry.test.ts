@@ -9,11 +9,20 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { exportJWK, generateKeyPair } from 'jose';
-import { createCertificateAuthority } from '../../../src/activities/ca/registry';
-import { ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
+import { createAdapter } from '../../../src/activities/adapters';
+import { caRegistry } from '../../../src/activities/ca/registry';
+import { assertConfigFor, ConfigError, loadConfig, loadSettings, type Config, type SettingName } from '../../../src/config';
 import { createLogger } from '../../../src/logging';
 
 const logger = createLogger({ level: 'silent' });
+/** What every worker needs besides its CA (presence only matters here). */
+const WORKER_BASICS = { sealingKeys: `s1:${Buffer.alloc(32, 1).toString('base64')}`, codecKeys: `c1:${Buffer.alloc(32, 2).toString('base64')}`, cegUrl: 'https://ceg.test', cegClientCertFile: 'client.crt', cegClientKeyFile: 'client.key', cegCaFile: 'ca.crt' };
+
+/** As the worker builds it: its requirements first (presence), then the factory (usability). */
+async function createCertificateAuthority(config: Config, log: typeof logger) {
+  assertConfigFor(config, 'worker');
+  return createAdapter(caRegistry, config, log);
+}
 
 describe('certificate authority registry: step-ca and embedded', () => {
   let dir: string;
@@ -30,7 +39,7 @@ describe('certificate authority registry: step-ca and embedded', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   function config(overrides: Partial<Record<SettingName, string>>): Config {
-    const settings = loadSettings({ env: {}, overrides: { dataDir: dir, ...overrides } });
+    const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, ...overrides } });
     return { ...settings, dataDirAbsolute: resolve(settings.dataDir) };
   }
 
@@ -83,8 +92,14 @@ describe('certificate authority registry: step-ca and embedded', () => {
     await rejects(stepCa({ caRootFile: keyFile }), 'CA_ROOT_FILE');
   });
 
-  it('builds the embedded CA by default, in <DATA_DIR>/embedded-ca', async () => {
-    const ca = await createCertificateAuthority(config({}), logger);
+  it('builds the embedded CA by default with DEV_MODE=true, in <DATA_DIR>/embedded-ca', async () => {
+    const settings = loadConfig({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, devMode: 'true' } });
+    const ca = await createCertificateAuthority(settings, logger);
     assert.equal(ca.type, 'embedded');
+  });
+
+  it('refuses the embedded CA, and a missing CA_TYPE, outside DEV_MODE', async () => {
+    await rejects(config({ caType: 'embedded' }), 'CA_TYPE: embedded is the development CA');
+    await rejects(config({}), 'CA_TYPE: required');
   });
 });

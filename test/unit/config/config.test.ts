@@ -2,17 +2,18 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, provisioningPolicy } from '../../../src/config';
+import { ConfigError, loadConfig, problemsFor, provisioningPolicy, type ProcessRole } from '../../../src/config';
 import { withSettingsTable } from '../../../src/config/docs';
 import { projectPath } from '../../../src/tools/paths';
 import { HOUR_MS } from '../../../src/domain/schedule';
 
 describe('configuration', () => {
-  it('starts on embedded defaults with nothing set', () => {
+  it('loads defaults with nothing set, and no CA until one is chosen', () => {
     const config = loadConfig({ env: {} });
     assert.equal(config.temporalAddress, '127.0.0.1:7233');
     assert.equal(config.apiPort, 3000);
-    assert.equal(config.caType, 'embedded');
+    assert.equal(config.caType, undefined);
+    assert.equal(config.devMode, false);
     assert.deepEqual(config.credentialKinds, ['signing', 'encryption']);
     assert.equal(config.interval, 4 * HOUR_MS);
     assert.equal(config.window, 12.5 * 24 * HOUR_MS);
@@ -56,8 +57,26 @@ describe('configuration', () => {
     );
   });
 
-  it('requires the keys an adapter needs, by name', () => {
-    assert.throws(() => loadConfig({ env: { CA_TYPE: 'step-ca' } }), (err: unknown) => err instanceof ConfigError && /CA_URL/.test(err.message) && /STEP_CA_PROVISIONER\b/.test(err.message));
+  it('makes the embedded CA the default only in DEV_MODE', () => {
+    assert.equal(loadConfig({ env: { DEV_MODE: 'true' } }).caType, 'embedded');
+    assert.equal(loadConfig({ env: { DEV_MODE: 'true', CA_TYPE: 'step-ca' } }).caType, 'step-ca');
+  });
+
+  it('requires the keys an adapter needs, by name, for the process that needs them', () => {
+    assert.throws(
+      () => loadConfig({ env: { CA_TYPE: 'step-ca' }, role: 'worker' }),
+      (err: unknown) => err instanceof ConfigError && /CA_URL: required when CA_TYPE=step-ca/.test(err.message) && /STEP_CA_PROVISIONER: required/.test(err.message) && /CA_ROOT_FILE: required/.test(err.message),
+    );
+    assert.doesNotThrow(() => loadConfig({ env: { CA_TYPE: 'step-ca' } }), 'without a role only values and their relations are checked');
+  });
+
+  it('asks each process only for what it needs', () => {
+    const problems = (role: ProcessRole) => problemsFor(loadConfig({ env: {} }), role);
+    assert.deepEqual(
+      problems('worker').map((p) => p.split(':')[0]),
+      ['SEALING_KEYS', 'CODEC_KEYS', 'CA_TYPE', 'CEG_URL', 'CEG_CLIENT_CERT', 'CEG_CLIENT_KEY', 'CEG_CA_FILE'],
+    );
+    assert.deepEqual(problems('api').map((p) => p.split(':')[0]), ['CODEC_KEYS']);
   });
 
   it('reads a YAML file, and the environment wins over it', () => {

@@ -5,8 +5,11 @@
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createUserDirectory, UemRestDirectory, type UemRestDirectoryOptions } from '../../../src/activities/uem/uem-rest-directory';
-import { ConfigError, loadConfig } from '../../../src/config';
+import { createAdapter } from '../../../src/activities/adapters';
+import { directoryRegistry } from '../../../src/activities/uem/registry';
+import { UemRestDirectory, type UemRestDirectoryOptions } from '../../../src/activities/uem/uem-rest-directory';
+import { ConfigError, loadConfig, type Config } from '../../../src/config';
+import { createLogger } from '../../../src/logging';
 import { startUemSimulator, type UemSimulator } from '../../../src/peers/uem-sim/server';
 import { projectPath } from '../../../src/tools/paths';
 import { failureOf as failure } from '../../helpers/failures';
@@ -172,22 +175,30 @@ describe('UemRestDirectory without a working UEM', function () {
   });
 });
 
-describe('createUserDirectory', () => {
+describe('the user directory registry', () => {
   const config = (overrides: Record<string, string>) => loadConfig({ env: {}, overrides });
+  const build = (cfg: Config) => createAdapter(directoryRegistry, cfg, createLogger({ level: 'silent' }));
 
-  it('is undefined when UEM_API_URL is empty', () => {
-    assert.equal(createUserDirectory(config({})), undefined);
+  it('has no directory when UEM_API_URL is empty', async () => {
+    assert.equal(await build(config({})), undefined);
   });
 
-  it('builds a uem-rest directory from the UEM_API_* settings', () => {
-    const directory = createUserDirectory(config({ uemApiUrl: 'http://127.0.0.1:8081', uemApiUsername: 'u', uemApiPassword: 'p', uemApiTenantCode: 't' }));
+  it('builds a uem-rest directory from the UEM_API_* settings', async () => {
+    const directory = await build(config({ uemApiUrl: 'http://127.0.0.1:8081', uemApiUsername: 'u', uemApiPassword: 'p', uemApiTenantCode: 't' }));
     assert.equal(directory?.type, 'uem-rest');
   });
 
-  it('refuses a half configuration, naming the keys', () => {
+  it('refuses a half configuration at start, naming the keys', () => {
     assert.throws(
-      () => createUserDirectory(config({ uemApiUrl: 'http://127.0.0.1:8081' })),
+      () => loadConfig({ env: {}, overrides: { uemApiUrl: 'http://127.0.0.1:8081' }, role: 'api' }),
       (err: unknown) => err instanceof ConfigError && /UEM_API_TENANT_CODE/.test(err.message) && /UEM_API_USERNAME/.test(err.message),
+    );
+  });
+
+  it('refuses plain http to anything but loopback', async () => {
+    await assert.rejects(
+      build(config({ uemApiUrl: 'http://uem.example.test', uemApiUsername: 'u', uemApiPassword: 'p', uemApiTenantCode: 't' })),
+      (err: unknown) => err instanceof ConfigError && /UEM_API_URL: must be https/.test(err.message),
     );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * The escrow gateway for tenants without a Credential Escrow Gateway: the credential goes
+ * The credential gateway for tenants without a Credential Escrow Gateway: the credential goes
  * straight to UEM through its REST System API,
  *
  *   POST {UEM_API_URL}/api/system/users/{EnrollmentUserId}/uploadsmimecerts
@@ -30,8 +30,8 @@ import type { Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
-import type { CredentialUpload, EscrowGateway, GatewayReceipt } from '../ceg/escrow-gateway';
-import { isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemAnswer, type UemCredentials } from './uem-rest-client';
+import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
+import { isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemAnswer, type UemCredentials } from '../uem/uem-rest-client';
 
 export interface UemDirectGatewayOptions extends UemCredentials {
   /** e.g. https://as1234.awmdm.com (a trailing /api is tolerated). */
@@ -69,22 +69,14 @@ export function uploadSmimeCertsBody(kind: CredentialKind, pkcs12: Buffer, passw
   return kind === 'signing' ? { Signing: certificate } : { Encryption: certificate };
 }
 
-export class UemDirectGateway implements EscrowGateway {
+export class UemDirectGateway implements CredentialGateway {
   readonly type = 'uem-direct';
   private readonly client: UemRestClient;
   private readonly logger?: Logger;
 
   constructor(options: UemDirectGatewayOptions) {
-    if (!options.basic && !options.oauth) throw new Error('UemDirectGateway needs Basic credentials or an OAuth client');
     this.logger = options.logger;
-    this.client = new UemRestClient({
-      baseUrl: options.baseUrl,
-      tenantCode: options.tenantCode,
-      basic: options.basic,
-      oauth: options.oauth,
-      timeoutMs: options.timeoutMs,
-      unavailableType: 'GatewayUnavailable',
-    });
+    this.client = new UemRestClient({ ...options, unavailableType: 'GatewayUnavailable' });
   }
 
   async upload(credential: CredentialUpload): Promise<GatewayReceipt> {
@@ -169,11 +161,10 @@ function readUemError(answer: UemAnswer, sent: string[]): { errorCode?: number |
 /**
  * The gateway for GATEWAY_TYPE=uem-direct: UEM_API_URL, UEM_API_TENANT_CODE, and
  * UEM_API_USERNAME/UEM_API_PASSWORD or the UEM_OAUTH_* client (OAuth wins when both are set);
- * GATEWAY_TIMEOUT bounds each call. Missing settings stop the process with a ConfigError naming
- * each key.
+ * GATEWAY_TIMEOUT bounds each call.
  */
 export function createUemDirectGateway(config: Config, logger?: Logger): UemDirectGateway {
-  const connection = uemConnectionFromSettings(config, 'when GATEWAY_TYPE=uem-direct');
+  const connection = uemConnectionFromSettings(config);
   logger?.warn(
     { gateway: 'uem-direct', uemHost: new URL(connection.baseUrl).host },
     'credentials are uploaded straight to UEM: UEM receives and stores the private keys and their passwords (CEG avoids this; see docs/uem-direct-upload.md)',
