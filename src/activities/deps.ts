@@ -7,7 +7,8 @@ import { caRegistry } from './ca/registry';
 import { gatewayRegistry } from './ceg/registry';
 import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { keyringFromSetting, Sealer } from './crypto/sealing';
-import { escrowRegistry } from './escrow/registry';
+import { databaseRegistry } from './database/registry';
+import { SqlEscrowStore } from './escrow/sql-escrow-store';
 import type { ActivityDeps } from './index';
 import { parsePlatformProfiles } from './index';
 import { withCallMetrics } from './metrics';
@@ -22,7 +23,8 @@ import { directoryRegistry } from './uem/registry';
  */
 export async function buildActivityDeps(config: Config, logger: Logger): Promise<ActivityDeps> {
   assertConfigFor(config, 'worker');
-  const sealer = new Sealer(keyringFromSetting(config.sealingKeys, 'SEALING_KEYS'));
+  const keyring = keyringFromSetting(config.sealingKeys, 'SEALING_KEYS');
+  const sealer = new Sealer(keyring);
   const opened: unknown[] = [];
   const open = async <T>(adapter: Promise<T>): Promise<T> => {
     const built = await adapter;
@@ -33,13 +35,15 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     const ca = await open(createAdapter(caRegistry, config, logger));
     const gateway = await open(createAdapter(gatewayRegistry, config, logger));
     const directory = await open(createAdapter(directoryRegistry, config, logger));
-    const escrow = await open(createAdapter(escrowRegistry, config, logger));
+    const database = await open(createAdapter(databaseRegistry, config, logger));
+    const escrow = await SqlEscrowStore.open(database, { keyring, logger: logger.child({ component: 'escrow' }) });
     const notifier = createNotifier(config, logger);
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
       directory: directory && withCallMetrics('directory', directory, ['lookUp']),
       notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
+      database,
       escrow,
       sealer,
       keys: keySource(config, sealer, logger),
@@ -68,5 +72,5 @@ function keySource(config: Config, sealer: Sealer, logger: Logger) {
 /** Release what the dependencies hold: the escrow database, pooled connections, the key pool's filler. */
 export async function closeActivityDeps(deps: ActivityDeps): Promise<void> {
   if (deps.keys instanceof KeyPool) deps.keys.stop();
-  await closeAdapters([deps.escrow, deps.gateway, deps.ca, deps.directory, deps.notifier]);
+  await closeAdapters([deps.escrow, deps.database, deps.gateway, deps.ca, deps.directory, deps.notifier]);
 }

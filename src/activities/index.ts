@@ -11,6 +11,7 @@ import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
 import type { CredentialGateway } from './ceg/credential-gateway';
+import type { ProviderDatabase } from './database/database';
 import { escrowScopeFor, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
 import type { ProvisioningActivities } from './contract';
 import { certificateInfo, certificatePublicKeySha256 } from './crypto/certificate-info';
@@ -47,6 +48,8 @@ export interface ActivityDeps {
   recipientCertificatePem?: string;
   /** Revoke signing certificates at the CA when an enrollment is cancelled (unenroll, wipe). */
   revokeSigningOnCancel: boolean;
+  /** The provider's database (the escrow's and the register's tables). */
+  database: ProviderDatabase;
   /** Where shared credentials (encryption: one per user) are kept, encrypted. */
   escrow: EscrowStore;
   /** How long an issuance claim holds before another device may take over. */

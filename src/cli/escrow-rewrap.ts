@@ -7,7 +7,8 @@
  */
 import { createAdapter } from '../activities/adapters';
 import { keyringFromSetting } from '../activities/crypto/sealing';
-import { escrowRegistry } from '../activities/escrow';
+import { databaseRegistry } from '../activities/database/registry';
+import { SqlEscrowStore } from '../activities/escrow';
 import { ConfigError } from '../config';
 import { createLogger } from '../logging';
 import { loadCliConfig } from './cli-config';
@@ -16,7 +17,7 @@ async function main(): Promise<void> {
   const config = loadCliConfig();
   const logger = createLogger({ level: config.logLevel, name: 'escrow-rewrap' });
   const keyring = keyringFromSetting(config.sealingKeys, 'SEALING_KEYS');
-  const store = await createAdapter(escrowRegistry, config, logger);
+  const store = await SqlEscrowStore.open(await createAdapter(databaseRegistry, config, logger), { keyring, logger, ownsDatabase: true });
   try {
     const { rewrapped } = await store.rewrap(keyring);
     process.stdout.write(`re-wrapped ${rewrapped} data key${rewrapped === 1 ? '' : 's'} under sealing key "${keyring.current.kid}" (${store.type} escrow)\n`);

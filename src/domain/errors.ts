@@ -63,3 +63,16 @@ export function retryable(type: RetryableErrorType, message: string, details?: u
 export function isNonRetryableType(type: string | undefined | null): boolean {
   return type != null && NON_RETRYABLE_ERROR_TYPES.includes(type);
 }
+
+/**
+ * An error and the causes behind it, outermost first (activity failures arrive wrapped:
+ * ActivityFailure → ApplicationFailure; network errors wrap the socket error). Bounded, so a
+ * cyclic or absurdly deep chain cannot hang a caller. Pure: usable in workflows too.
+ */
+export function* causeChain(err: unknown, maxDepth = 8): Generator<unknown> {
+  let current: unknown = err;
+  for (let depth = 0; depth < maxDepth && current != null; depth += 1) {
+    yield current;
+    current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+  }
+}

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeArrayFromPayloads } from './sdk-internals';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { DELIVERY_FAILED } from '../domain/errors';

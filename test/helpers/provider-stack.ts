@@ -15,7 +15,8 @@ import type { CertificateAuthority } from '../../src/activities/ca/certificate-a
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
-import { SqliteEscrowStore, type EscrowStore } from '../../src/activities/escrow';
+import { SqliteDatabase } from '../../src/activities/database/sqlite-database';
+import { SqlEscrowStore, type EscrowStore } from '../../src/activities/escrow';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
 import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
@@ -70,7 +71,8 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
   const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
   const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
-  const escrow = await SqliteEscrowStore.open({ file: join(dataDir, 'escrow.db'), keyring: sealingKeyring, logger });
+  const database = await SqliteDatabase.open({ file: join(dataDir, 'escrow.db'), logger });
+  const escrow = await SqlEscrowStore.open(database, { keyring: sealingKeyring, logger });
   const notices: FailureNotice[] = [];
   const logNotifier = new LogNotifier(logger);
   const recordingNotifier: Notifier = {
@@ -91,6 +93,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
     recipientCertificatePem: pki.recipientCertPem,
     revokeSigningOnCancel: true,
+    database,
     escrow,
     claimLeaseMs: 60 * 60_000,
     renewWithinMs: 30 * 24 * 60 * 60_000,
@@ -131,7 +134,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
       worker.shutdown();
       await running.catch(() => undefined);
       await sim.close();
-      await escrow.close();
+      await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -6,7 +6,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '../../src/temporal/sdk-internals';
 import { temporal } from '@temporalio/proto';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { withProvisioning } from '../helpers/workflow-harness';

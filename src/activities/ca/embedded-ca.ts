@@ -31,6 +31,7 @@ import { x509 } from '../crypto/x509';
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
 import { openAuthority, type Authority } from './embedded/authority';
 import { createExclusive, KeyedMutex, readAllJson, readJson } from './embedded/files';
+import { DAY_MS } from '../../domain/schedule';
 
 export interface EmbeddedCaOptions {
   dir: string;
@@ -80,7 +81,6 @@ interface IssuedRecord extends IssuedCertificateRecord {
 
 /** The CA/B Forum S/MIME Baseline Requirements' maximum lifetime. */
 export const MAX_VALIDITY_DAYS = 825;
-const DAY_MS = 86_400_000;
 /** Backdating absorbs small clock differences between this host and the relying party. */
 const BACKDATE_MS = 60_000;
 const REQUEST_ID_PATTERN = /^emb-[0-9a-f]{32}$/;

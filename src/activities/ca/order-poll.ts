@@ -11,7 +11,8 @@
  */
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
 import { API_KEY_HEADER, errorSchema, ORDER_PRODUCT, orderSchema, ROUTES, type Order, type OrderRequest } from './order-poll/contract';
-import { CaHttp, excerpt, parseJson, type CaHttpResponse } from './ca-http';
+import { CaHttp, excerpt, type CaHttpResponse } from './ca-http';
+import { parseJson } from '../transport';
 import { normalizeSerial, splitPemBundle } from '../crypto/certificate-info';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';

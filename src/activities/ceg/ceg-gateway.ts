@@ -23,6 +23,7 @@ import { ConfigError, type Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 import { readPemFile, validatedUrl } from '../settings-files';
+import { errorCodes, parseJson, TLS_TRUST_ERRORS } from '../transport';
 import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
 import {
   classifyStatus,
@@ -57,29 +58,6 @@ export interface CegGatewayOptions {
 const MAX_RETRY_AFTER_MS = 15 * 60 * 1000;
 /** How much of an error body we read (problem documents are small). */
 const MAX_ERROR_BODY_CHARS = 16 * 1024;
-
-/** Node/OpenSSL verification codes meaning: the gateway's certificate does not verify against our CA. */
-const SERVER_CERT_UNTRUSTED = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
 
 /** TLS alerts a server sends when it refuses the client certificate we presented. */
 const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
@@ -145,7 +123,7 @@ export class CegGateway implements CredentialGateway {
     const answer = await this.call('PUT', path, JSON.stringify(body), what);
 
     if (classifyStatus(answer.status) !== 'success') throw this.failureFor(answer, what);
-    const parsed = credentialUploadResponseSchema.safeParse(tryJson(answer.text));
+    const parsed = credentialUploadResponseSchema.safeParse(parseJson(answer.text));
     const receipt: GatewayReceipt = parsed.success
       ? { alreadyPresent: parsed.data.status === 'already-present', receiptId: parsed.data.receiptId }
       : { alreadyPresent: answer.status === 200 };
@@ -257,7 +235,7 @@ export class CegGateway implements CredentialGateway {
     const codes = errorCodes(err);
     const reason = codes[0] ?? safeReason(err);
     const details = { errorCode: reason, requestId, url: this.base.origin };
-    const untrusted = codes.find((c) => SERVER_CERT_UNTRUSTED.has(c));
+    const untrusted = codes.find((c) => TLS_TRUST_ERRORS.has(c));
     if (untrusted) {
       this.logger?.error(details, 'CEG server certificate does not verify against the configured CA');
       return nonRetryable('ConfigurationError', `CEG server certificate at ${this.base.origin} cannot be verified with the configured CA (${untrusted}); check CEG_CA_FILE and CEG_URL`, details);
@@ -327,29 +305,10 @@ function gatewayUnavailable(message: string, details: Record<string, unknown>, r
 
 function readProblem(answer: HttpAnswer): Problem | undefined {
   if (!answer.contentType.includes('json')) return undefined;
-  const parsed = problemSchema.safeParse(tryJson(answer.text));
+  const parsed = problemSchema.safeParse(parseJson(answer.text));
   if (!parsed.success) return undefined;
   // Titles are short by nature; clip whatever a server sends so it cannot flood history.
   return { ...parsed.data, title: parsed.data.title?.slice(0, 200), detail: undefined };
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Error codes along the cause chain (an abort wraps the timeout that caused it). */
-function errorCodes(err: unknown): string[] {
-  const codes: string[] = [];
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
-    if ((e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError') codes.push((e as Error).name);
-  }
-  return codes;
 }
 
 function timeoutLike(err: unknown, codes: string[]): boolean {

@@ -31,7 +31,8 @@ import { nonRetryable, retryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
 import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
-import { isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemAnswer, type UemCredentials } from '../uem/uem-rest-client';
+import { isTransientStatus, UemRestClient, uemConnectionFromSettings, type UemAnswer, type UemCredentials } from '../uem/uem-rest-client';
+import { parseJsonObject } from '../transport';
 
 export interface UemDirectGatewayOptions extends UemCredentials {
   /** e.g. https://as1234.awmdm.com (a trailing /api is tolerated). */

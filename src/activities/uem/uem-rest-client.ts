@@ -16,6 +16,7 @@
 import { ConfigError, type Config } from '../../config';
 import { settingValue } from '../adapters';
 import { validatedUrl } from '../settings-files';
+import { errorCodes, parseJsonObject } from '../transport';
 import { nonRetryable, retryable, type RetryableErrorType } from '../../domain/errors';
 import { parseRetryAfter } from '../ceg/wire-contract';
 
@@ -175,17 +176,6 @@ export function isTransientStatus(status: number): boolean {
   return status >= 500 || status === 429 || status === 408;
 }
 
-/** The body as a JSON object, or undefined when it is not one. */
-export function parseJsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const parsed: unknown = JSON.parse(text);
-    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
-  } catch {
-    // not JSON
-  }
-  return undefined;
-}
-
 /** Where to reach UEM and how to sign in, from the UEM_API_* and UEM_OAUTH_* settings. */
 export interface UemConnection extends UemCredentials {
   baseUrl: string;
@@ -209,8 +199,8 @@ export function uemConnectionFromSettings(config: Config): UemConnection {
 }
 
 function describeNetworkError(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (err as Error).message;
+  const cause = (err as { cause?: { message?: string } }).cause;
+  return errorCodes(err)[0] ?? cause?.message ?? (err as Error).message;
 }
 
 /** Only the host of a redirect target: its path or query could carry a session or a token. */

@@ -12,7 +12,8 @@
 import type { Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
-import { DEFAULT_UEM_TIMEOUT_MS, isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemCredentials } from './uem-rest-client';
+import { DEFAULT_UEM_TIMEOUT_MS, isTransientStatus, UemRestClient, uemConnectionFromSettings, type UemCredentials } from './uem-rest-client';
+import { parseJsonObject } from '../transport';
 import type { DirectoryUser, UserDirectory, UserReference } from './user-directory';
 
 export { DEFAULT_UEM_TIMEOUT_MS } from './uem-rest-client';

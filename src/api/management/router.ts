@@ -5,7 +5,7 @@
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
+import { executionInfoFromRaw } from '../../temporal/sdk-internals';
 import { z } from 'zod';
 import { provisioningPolicy } from '../../config';
 import { parseProvisioningWorkflowId, UUID_PATTERN, type EnrollmentEvent } from '../../domain/enrollment';

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { generateKeyPair } from '../../crypto/keys';
 import { importSigningPair, x509 } from '../../crypto/x509';
 import { toPem } from '../../crypto/certificate-info';
+import { DAY_MS } from '../../../domain/schedule';
 
 export interface Authority {
   root: x509.X509Certificate;
@@ -30,7 +31,6 @@ const FILES = {
   intermediateKey: 'intermediate-key.pem',
 } as const;
 
-const DAY_MS = 86_400_000;
 const ROOT_DAYS = 3653;
 const INTERMEDIATE_DAYS = 1827;
 const ORGANISATION = 'smime-escrow-provider (development CA)';
