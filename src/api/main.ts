@@ -8,11 +8,11 @@ import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit, type Config } from '../config';
 import { createLogger, type Logger } from '../logging';
 import { AesGcmPayloadCodec } from '../temporal/codec';
-import { codecOpenApiPaths, createCodecRouter } from '../temporal/codec-server';
+import { codecOperations } from '../temporal/codec-operations';
+import { createCodecRouter } from '../temporal/codec-server';
 import { codecKeyring } from '../temporal/data-converter';
 import { createApp } from './app';
 import { bearerTokenMatcher, parseApiTokens } from './auth';
-import type { OpenApiPaths } from './openapi';
 import { createTemporalClient } from './temporal-client';
 
 /** In-flight requests get this long to finish after a shutdown signal. */
@@ -28,7 +28,7 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
   });
-  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOpenApiPaths: codecOpenApiPaths() as OpenApiPaths });
+  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOperations: codecOperations });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.apiPort, config.apiHost, (err?: Error) => (err ? reject(err) : resolve(s)));
   });

@@ -8,11 +8,26 @@
  * got once at `/codec/login` by pasting an operator token (the dev UI has no sign-on). The cookie
  * is HttpOnly and SameSite=Strict: the UI (localhost:8233) and the API (localhost:3000) are the
  * same site, so the UI's fetch carries it when "include credentials" is on, and no other site can.
- * CORS answers only the configured UI origins.
+ * CORS answers only the configured UI origins. What each route takes and answers, validated here
+ * and listed in /openapi.json: ./codec-operations.ts.
  */
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { expressPath } from '../api/openapi/mount';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from '../api/problem';
+import {
+  CODEC_BODY_LIMIT,
+  CodecLoginForm,
+  codecDecode,
+  codecEncode,
+  codecLogin,
+  codecLoginPage,
+  codecLogout,
+  CodecPayloads,
+  MAX_PAYLOADS,
+  type JsonPayload,
+} from './codec-operations';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -26,13 +41,7 @@ export interface CodecServerOptions {
   secureCookie?: boolean;
 }
 
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
-
 const COOKIE = 'smime_codec_session';
-const MAX_PAYLOADS = 1000;
 
 export function createCodecRouter(options: CodecServerOptions): Router {
   const router = express.Router();
@@ -58,25 +67,23 @@ export function createCodecRouter(options: CodecServerOptions): Router {
     next();
   });
 
-  const json = express.json({ limit: '4mb' });
-  for (const direction of ['encode', 'decode'] as const) {
-    router.post(`/codec/${direction}`, json, async (req: Request, res: Response) => {
+  const json = express.json({ limit: CODEC_BODY_LIMIT });
+  for (const operation of [codecEncode, codecDecode]) {
+    const direction = operation === codecEncode ? 'encode' : 'decode';
+    router.post(expressPath(operation), json, async (req: Request, res: Response) => {
       if (!options.isOperator(req.headers.authorization) && !validSession(req.headers.cookie)) {
+        res.setHeader('WWW-Authenticate', 'Bearer realm="codec"');
         problem(res, 401, 'Authentication required', 'an operator token (Authorization: Bearer) or a codec session from /codec/login is required');
         return;
       }
-      const payloads = (req.body as { payloads?: unknown })?.payloads;
-      if (!Array.isArray(payloads) || payloads.length > MAX_PAYLOADS) {
-        problem(res, 400, 'Malformed request', `expected {"payloads": [...]} with at most ${MAX_PAYLOADS} entries`);
+      const body = CodecPayloads.safeParse(req.body);
+      if (!body.success) {
+        const issue = body.error.issues[0]!;
+        const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        problem(res, 400, 'Malformed request', `expected {"payloads": [...]} with at most ${MAX_PAYLOADS} entries (${where}${issue.message})`);
         return;
       }
-      let decoded: Payload[];
-      try {
-        decoded = payloads.map(fromJson);
-      } catch (err) {
-        problem(res, 400, 'Malformed request', (err as Error).message);
-        return;
-      }
+      const decoded = body.data.payloads.map(fromJson);
       try {
         const result = direction === 'encode' ? await options.codec.encode(decoded) : await options.codec.decode(decoded);
         res.json({ payloads: result.map(toJson) });
@@ -87,12 +94,12 @@ export function createCodecRouter(options: CodecServerOptions): Router {
     });
   }
 
-  router.get('/codec/login', (_req, res) => {
+  router.get(expressPath(codecLoginPage), (_req, res) => {
     res.type('html').send(LOGIN_PAGE);
   });
-  router.post('/codec/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    const token = String((req.body as { token?: unknown })?.token ?? '');
-    if (!options.isOperator(`Bearer ${token}`)) {
+  router.post(expressPath(codecLogin), express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
+    const form = CodecLoginForm.safeParse(req.body);
+    if (!form.success || !options.isOperator(`Bearer ${form.data.token}`)) {
       res.status(401).type('html').send(LOGIN_PAGE.replace('<!--error-->', '<p class="error">That is not an operator token.</p>'));
       return;
     }
@@ -101,7 +108,7 @@ export function createCodecRouter(options: CodecServerOptions): Router {
     res.setHeader('Set-Cookie', `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(sessionMs / 1000)}${options.secureCookie ? '; Secure' : ''}`);
     res.type('html').send('<!doctype html><title>Codec session</title><p>Signed in: the Temporal UI can now decode payloads in this browser. You may close this tab.</p>');
   });
-  router.post('/codec/logout', (_req, res) => {
+  router.post(expressPath(codecLogout), (_req, res) => {
     res.setHeader('Set-Cookie', `${COOKIE}=; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=0`);
     res.status(204).end();
   });
@@ -127,15 +134,9 @@ export function createCodecRouter(options: CodecServerOptions): Router {
   return router;
 }
 
-function fromJson(entry: unknown): Payload {
-  if (typeof entry !== 'object' || entry === null) throw new Error('each payload must be an object');
-  const { metadata, data } = entry as JsonPayload;
+function fromJson({ metadata, data }: JsonPayload): Payload {
   const meta: Record<string, Uint8Array> = {};
-  for (const [key, value] of Object.entries(metadata ?? {})) {
-    if (typeof value !== 'string') throw new Error(`metadata "${key}" must be base64 text`);
-    meta[key] = Buffer.from(value, 'base64');
-  }
-  if (data !== undefined && typeof data !== 'string') throw new Error('data must be base64 text');
+  for (const [key, value] of Object.entries(metadata ?? {})) meta[key] = Buffer.from(value, 'base64');
   return { metadata: meta, data: data === undefined ? undefined : Buffer.from(data, 'base64') };
 }
 
@@ -146,7 +147,8 @@ function toJson(payload: Payload): JsonPayload {
 }
 
 function problem(res: Response, status: number, title: string, detail: string): void {
-  res.status(status).type('application/problem+json').json({ type: `urn:smime-escrow-provider:problem:codec-${status}`, title, status, detail });
+  const body: ProblemDetails = { type: `urn:smime-escrow-provider:problem:codec-${status}`, title, status, detail };
+  res.status(status).type(PROBLEM_CONTENT_TYPE).json(body);
 }
 
 const LOGIN_PAGE = `<!doctype html>
@@ -159,57 +161,3 @@ turn on <em>Include cross-origin credentials</em>.</p>
 <!--error-->
 <form method="post" action="/codec/login"><input type="password" name="token" autocomplete="off" autofocus>
 <p><button type="submit">Start session</button></p></form></body></html>`;
-
-/** The codec routes in OpenAPI form, merged into the API's document. */
-export function codecOpenApiPaths(): Record<string, unknown> {
-  const payloads = {
-    type: 'object',
-    required: ['payloads'],
-    properties: {
-      payloads: {
-        type: 'array',
-        maxItems: MAX_PAYLOADS,
-        items: {
-          type: 'object',
-          properties: {
-            metadata: { type: 'object', additionalProperties: { type: 'string', contentEncoding: 'base64' } },
-            data: { type: 'string', contentEncoding: 'base64' },
-          },
-        },
-      },
-    },
-  };
-  const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
-  const operation = (direction: 'encode' | 'decode') => ({
-    post: {
-      operationId: `codec${direction === 'encode' ? 'Encode' : 'Decode'}`,
-      tags: ['codec'],
-      summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (the Temporal UI's remote codec; operators only)`,
-      security: [{ bearer: [] }, { codecSession: [] }],
-      parameters: [{ name: 'X-Namespace', in: 'header', required: false, schema: { type: 'string' } }],
-      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
-      responses: {
-        '200': { description: 'The payloads, transformed', content: { 'application/json': { schema: payloads } } },
-        '400': problemResponse('Not a payload list'),
-        '401': problemResponse('No operator token and no codec session'),
-        '422': problemResponse('A payload under an unknown codec key, or tampered'),
-      },
-    },
-  });
-  return {
-    '/codec/encode': operation('encode'),
-    '/codec/decode': operation('decode'),
-    '/codec/login': {
-      get: { operationId: 'codecLoginPage', tags: ['codec'], summary: 'Form to start a codec session in this browser', security: [], responses: { '200': { description: 'HTML form', content: { 'text/html': { schema: { type: 'string' } } } } } },
-      post: {
-        operationId: 'codecLogin',
-        tags: ['codec'],
-        summary: 'Start an 8-hour codec session (HttpOnly cookie) with an operator token',
-        security: [],
-        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
-        responses: { '200': { description: 'Signed in (Set-Cookie)', content: { 'text/html': { schema: { type: 'string' } } } }, '401': { description: 'Not an operator token', content: { 'text/html': { schema: { type: 'string' } } } } },
-      },
-    },
-    '/codec/logout': { post: { operationId: 'codecLogout', tags: ['codec'], summary: 'End the codec session', security: [], responses: { '204': { description: 'Signed out' } } } },
-  };
-}

@@ -15,26 +15,15 @@ import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { parseWebhookUsers, requireBasicAuth } from '../auth';
 import { withTemporal, type ApiContext } from '../context';
 import type { EventOutcome } from '../metrics';
+import { expressPath } from '../openapi/mount';
 import { HttpProblem } from '../problem';
 import { rememberRoute } from '../request-log';
+import type { WebhookReady, WebhookResult } from '../schemas/webhook';
+import { receiveUemEvent, testWebhookConnection, WEBHOOK_BODY_LIMIT_BYTES, WEBHOOK_PATH } from './operations';
 import { parseUemEvent, payloadFormat, UemEventError, type NormalisedUemEvent } from './parse-uem-event';
 
-export const WEBHOOK_PATH = '/webhooks/uem';
-/** UEM events are a few hundred bytes; anything near this is not one. */
-export const WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024;
 /** An unenrollment without EnrollmentUserUUID cancels the device's open runs: at most this many. */
 const MAX_RUNS_PER_DEVICE = 20;
-
-/** What the webhook answers with a 2xx. */
-export interface WebhookResult {
-  outcome: EventOutcome;
-  eventType: string;
-  workflowId?: string;
-  runId?: string;
-  /** For unenrollments: what happened to each run of the device. */
-  workflows?: CancelProvisioningResult[];
-  warnings?: string[];
-}
 
 export function webhookRouter(ctx: ApiContext): Router {
   const router = express.Router();
@@ -47,12 +36,13 @@ export function webhookRouter(ctx: ApiContext): Router {
     if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'unauthorized');
   });
 
-  router.get(WEBHOOK_PATH, rememberRoute, authenticate, (_req, res) => {
-    res.json({ status: 'ok', message: 'UEM webhook is ready: POST Event Notifications here as JSON or XML' });
+  router.get(expressPath(testWebhookConnection), rememberRoute, authenticate, (_req, res) => {
+    res.json({ status: 'ok', message: 'UEM webhook is ready: POST Event Notifications here as JSON or XML' } satisfies WebhookReady);
   });
 
+  // Mounted by hand: the body is read raw and parsed by parseUemEvent (JSON or XML, tolerant of what tenants send).
   router.post(
-    WEBHOOK_PATH,
+    expressPath(receiveUemEvent),
     rememberRoute,
     authenticate,
     (req, _res, next) => {

@@ -4,12 +4,17 @@
  * against /openapi.json.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express from 'express';
+import type express from 'express';
 import type { Connection } from '@temporalio/client';
+import { Keyring } from '../../../src/activities/crypto/sealing';
 import { createApp } from '../../../src/api/app';
 import { openApiDocument } from '../../../src/api/openapi';
+import { AesGcmPayloadCodec } from '../../../src/temporal/codec';
+import { codecOperations } from '../../../src/temporal/codec-operations';
+import { createCodecRouter } from '../../../src/temporal/codec-server';
 import { projectPath } from '../../../src/tools/paths';
 import {
   apiConfig,
@@ -289,32 +294,44 @@ describe('API without Temporal (closed port)', function () {
 });
 
 describe('OpenAPI document', () => {
+  /** Served and documented routes, both ways: nothing served without its description, nothing described that is not served. */
+  function assertDocumentsExactly(app: express.Express, document: Record<string, unknown>): void {
+    const registered = registeredRoutes(app).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    const paths = document.paths as Record<string, Record<string, unknown>>;
+    const documented = Object.entries(paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    assert.ok(registered.length >= 12, `found only ${registered.length} routes: is the router walk still right?`);
+    for (const route of registered) assert.ok(documented.includes(route), `${route} is served but not in /openapi.json`);
+    for (const route of documented) assert.ok(registered.includes(route), `${route} is in /openapi.json but not served`);
+  }
+
   it('documents every route the app registers, and nothing it does not', () => {
     const { config, cleanUp } = apiConfig();
     try {
       const { client } = clientFor('127.0.0.1:1');
       const { Registry } = require('prom-client') as typeof import('prom-client');
       const app = createApp({ client, config, logger: capturingLogger().logger, registry: new Registry() });
-      const document = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
-      const registered = registeredRoutes(app).map((r) => `${r.method.toUpperCase()} ${r.path}`);
-      const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
-      assert.ok(registered.length >= 12, `found only ${registered.length} routes: is the router walk still right?`);
-      for (const route of registered) assert.ok(documented.includes(route), `${route} is served but not in /openapi.json`);
-      for (const route of documented) assert.ok(registered.includes(route), `${route} is in /openapi.json but not served`);
+      assertDocumentsExactly(app, openApiDocument());
     } finally {
       cleanUp();
     }
   });
 
-  it('merges the paths of extra routers', () => {
+  it('lists the operations of extra routers (the codec endpoints) with the API\'s own', () => {
     const { config, cleanUp } = apiConfig();
     try {
-      const extra = express.Router();
-      extra.get('/codec/ping', (_req, res) => void res.json({ ok: true }));
-      const app = createApp({ client: clientFor('127.0.0.1:1').client, config, logger: capturingLogger().logger, extraRouters: [extra] });
-      assert.ok(registeredRoutes(app).some((r) => r.path === '/codec/ping'));
-      const document = openApiDocument({ '/codec/ping': { get: { responses: { '200': { description: 'ok' } } } } }) as { paths: Record<string, unknown> };
-      assert.ok(document.paths['/codec/ping']);
+      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false });
+      const { Registry } = require('prom-client') as typeof import('prom-client');
+      const app = createApp({
+        client: clientFor('127.0.0.1:1').client,
+        config,
+        logger: capturingLogger().logger,
+        registry: new Registry(),
+        extraRouters: [codecRouter],
+        extraOperations: codecOperations,
+      });
+      const document = openApiDocument(codecOperations);
+      assert.ok((document.paths as Record<string, unknown>)['/codec/decode']);
+      assertDocumentsExactly(app, document);
     } finally {
       cleanUp();
     }
