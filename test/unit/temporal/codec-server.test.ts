@@ -24,7 +24,7 @@ describe('codec server', () => {
     });
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
   async function encodedBody() {
     const [encoded] = await codec.encode([defaultPayloadConverter.toPayload({ stage: 'Delivered' })!]);
