@@ -9,6 +9,7 @@ import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { keyringFromSetting, Sealer } from './crypto/sealing';
 import { databaseRegistry } from './database/registry';
 import { SqlEscrowStore } from './escrow/sql-escrow-store';
+import { CredentialRegister } from './register/credential-register';
 import type { ActivityDeps } from './index';
 import { parsePlatformProfiles } from './index';
 import { withCallMetrics } from './metrics';
@@ -37,6 +38,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     const directory = await open(createAdapter(directoryRegistry, config, logger));
     const database = await open(createAdapter(databaseRegistry, config, logger));
     const escrow = await SqlEscrowStore.open(database, { keyring, logger: logger.child({ component: 'escrow' }) });
+    const register = await CredentialRegister.open(database, sealer);
     const notifier = createNotifier(config, logger);
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
@@ -45,6 +47,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
       notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
       database,
       escrow,
+      register,
       sealer,
       keys: keySource(config, sealer, logger),
       validityDays: config.validityDays,

@@ -55,10 +55,10 @@ describe('UEM webhook on the dev server', function () {
     this.timeout(180_000);
     env = await devServerEnv();
     testConfig = apiConfig();
-    activities = fakeActivities({
-      async uploadCredential(input) {
-        if (stuck.has(input.event.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
-        return { deliveredAt: new Date().toISOString(), alreadyPresent: false };
+    activities = fakeActivities(async () => Date.now(), {
+      async deliver(_kind, input) {
+        if (stuck.has(input.enrollment.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
+        return {};
       },
     });
     worker = await startWorker(env, testConfig.config.taskQueue, activities);

@@ -35,8 +35,8 @@ describe('npm run simulate against the running stack', function () {
     testConfig = apiConfig();
     sim = await startUemSimulator({ port: 0, username: 'uem-api', password: 'uem-api-Password', tenantCode: 'sim-tenant' });
     const directory = new UemRestDirectory({ baseUrl: sim.url, apiVersion: 'v2', tenantCode: 'sim-tenant', basic: { username: 'uem-api', password: 'uem-api-Password' }, timeoutMs: 5000 });
-    const activities = fakeActivities({
-      async resolveUser(event) {
+    const activities = fakeActivities(async () => Date.now(), {
+      async identifyUser({ event }) {
         if (event.email) return { email: event.email, source: 'event' };
         const found = await directory.lookUp({ enrollmentUserUuid: event.enrollmentUserUuid, enrollmentUserId: event.enrollmentUserId });
         if (!found.email) throw nonRetryable('UserHasNoEmail', 'no email in UEM');

@@ -6,6 +6,8 @@ export interface UserReference {
 
 export interface DirectoryUser {
   email?: string;
+  /** UEM's numeric id of the user with this UUID (what UEM's upload API addresses). */
+  enrollmentUserId?: string;
   displayName?: string;
   userName?: string;
 }
