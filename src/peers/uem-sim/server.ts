@@ -47,6 +47,8 @@ export interface DirectUpload {
 export interface SimRequest {
   method: string;
   path: string;
+  /** The query string without '?' ('' when none). */
+  query: string;
   accept?: string;
   auth: 'basic' | 'bearer' | 'none' | 'other';
   status: number;
@@ -115,7 +117,8 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   app.disable('x-powered-by');
   app.use((req, res, next) => {
     res.on('finish', () => {
-      requests.push({ method: req.method, path: req.originalUrl.split('?')[0]!, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
+      const [path, query = ''] = req.originalUrl.split('?', 2) as [string, string?];
+      requests.push({ method: req.method, path, query, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
     });
     next();
   });
