@@ -118,6 +118,8 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   app.use((req, res, next) => {
     res.on('finish', () => {
       const [path, query = ''] = req.originalUrl.split('?', 2) as [string, string?];
+      // What a client of UEM sent; the admin routes are the test's own, not UEM's.
+      if (path === '/sim' || path.startsWith('/sim/')) return;
       requests.push({ method: req.method, path, query, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
     });
     next();
