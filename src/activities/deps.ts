@@ -43,7 +43,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
-      directory: directory && withCallMetrics('directory', directory, ['lookUp']),
+      directory: directory && withCallMetrics('directory', directory, ['lookUp', 'listDevices', 'installProfile']),
       notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
       database,
       escrow,
