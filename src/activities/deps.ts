@@ -40,10 +40,12 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     const escrow = await SqlEscrowStore.open(database, { keyring, logger: logger.child({ component: 'escrow' }) });
     const register = await CredentialRegister.open(database, sealer);
     const notifier = createNotifier(config, logger);
+    const uem = directory && withCallMetrics('directory', directory, ['lookUp', 'listDevices', 'installProfile']);
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
-      directory: directory && withCallMetrics('directory', directory, ['lookUp', 'listDevices', 'installProfile']),
+      directory: uem,
+      inventory: uem,
       notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
       database,
       escrow,

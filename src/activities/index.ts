@@ -23,7 +23,8 @@ import { advance } from './lifecycle/issuance';
 import { awaitIssuance } from './lifecycle/waiting';
 import type { Notifier } from './notify/notifier';
 import type { CredentialRegister } from './register/credential-register';
-import type { UemDirectory } from './uem/registry';
+import type { DeviceInventory } from './uem/device-inventory';
+import type { UserDirectory } from './uem/user-directory';
 
 export type { LifecycleActivities } from './contract';
 export type { LegacyProvisioningActivities } from './legacy/contract';
@@ -35,8 +36,10 @@ export type ProviderActivities = LifecycleActivities & LegacyProvisioningActivit
 export interface ActivityDeps {
   ca: CertificateAuthority;
   gateway: CredentialGateway;
-  /** UEM's directory and device inventory; absent when only the events' addresses are known (no UEM_API_URL). */
-  directory?: UemDirectory;
+  /** UEM's directory; absent when only the events' addresses are known (no UEM_API_URL). */
+  directory?: UserDirectory;
+  /** UEM's device inventory (the same UEM adapter); absent without UEM_API_URL. */
+  inventory?: DeviceInventory;
   notifier: Notifier;
   sealer: Sealer;
   /** Where key pairs come from: generated on demand, or a pool filled in idle time. */
