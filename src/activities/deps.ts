@@ -4,7 +4,7 @@ import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { ActivityDeps } from './index';
 import { parsePlatformProfiles } from './index';
-import { createCertificateAuthority } from './ca/registry';
+import { createCertificateAuthority, createCertificateChecks } from './ca/registry';
 import { createCegGateway } from './ceg/ceg-gateway';
 import type { EscrowGateway } from './ceg/escrow-gateway';
 import { KeyPool, onDemandKeys } from './crypto/key-pool';
@@ -33,8 +33,11 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
       ? new KeyPool({ keyOptions, size: config.keyPoolSize, dir: join(config.dataDirAbsolute, 'key-pool'), sealer, logger })
       : onDemandKeys(keyOptions);
   if (keys instanceof KeyPool) keys.refill();
+  const ca = await createCertificateAuthority(config, logger);
   return {
-    ca: await createCertificateAuthority(config, logger),
+    ca,
+    certificateChecks: createCertificateChecks(config, ca),
+    certificateProfile: config.certProfile,
     gateway: await createGateway(config, logger),
     directory: createUserDirectory(config, logger),
     notifier: createNotifier(config, logger),

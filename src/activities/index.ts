@@ -10,6 +10,7 @@ import { createPrivateKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
+import type { CertificateChecks, CertificateExpectation } from './ca/certificate-checks';
 import type { EscrowGateway } from './ceg/escrow-gateway';
 import { credentialScope, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
 import type { ProvisioningActivities } from './contract';
@@ -22,6 +23,7 @@ import type { Sealer } from './crypto/sealing';
 import { measured } from './metrics';
 import type { Notifier } from './notify/notifier';
 import type { UserDirectory } from './uem/user-directory';
+import type { CertificateProfileName } from '../domain/certificate-profile';
 import type { IssuanceOutcome, Pkcs12Profile } from '../domain/credentials';
 import { nonRetryable } from '../domain/errors';
 
@@ -35,6 +37,10 @@ export interface Pkcs12Policy {
 
 export interface ActivityDeps {
   ca: CertificateAuthority;
+  /** What every certificate the CA returns must pass before it is packed and uploaded. */
+  certificateChecks: CertificateChecks;
+  /** The CA/B Forum S/MIME profile the CA is asked for (CERT_PROFILE). */
+  certificateProfile: CertificateProfileName;
   gateway: EscrowGateway;
   /** UEM REST look-up; absent when only event emails are used. */
   directory?: UserDirectory;
@@ -109,15 +115,16 @@ export function createActivities(deps: ActivityDeps): ProvisioningActivities {
             email: input.user.email,
             displayName: input.user.displayName,
             validityDays: deps.validityDays,
+            profile: deps.certificateProfile,
           }),
         (a) => a.status,
       );
-      return outcomeOf(answer, input.publicKeySha256, input.kind);
+      return outcomeOf(answer, deps.certificateChecks, { kind: input.kind, email: input.user.email, publicKeySha256: input.publicKeySha256 });
     },
 
-    async checkIssuance({ kind, requestId, publicKeySha256 }) {
+    async checkIssuance({ kind, requestId, publicKeySha256, email }) {
       const answer = await measured('ca', { ca: deps.ca.type, operation: 'poll' }, () => deps.ca.poll(requestId), (a) => a.status);
-      return outcomeOf(answer, publicKeySha256, kind);
+      return outcomeOf(answer, deps.certificateChecks, { kind, email, publicKeySha256 });
     },
 
     async encryptCredential({ kind, sealedPrivateKey, certificate, platform, friendlyName }) {
@@ -242,12 +249,10 @@ function keyAlgorithmOf(privateKeyPkcs8: Buffer): string {
   return key.asymmetricKeyType === 'rsa' ? `RSA-${details?.modulusLength}` : `EC-${details?.namedCurve}`;
 }
 
-async function outcomeOf(answer: CaAnswer, expectedKeySha256: string, kind: string): Promise<IssuanceOutcome> {
+/** A pending answer as it is; an issued one only after it passes every check (else `CertificateRejected`). */
+async function outcomeOf(answer: CaAnswer, checks: CertificateChecks, expected: CertificateExpectation): Promise<IssuanceOutcome> {
   if (answer.status === 'pending') return { status: 'pending', requestId: answer.requestId };
-  if (certificatePublicKeySha256(answer.certificatePem) !== expectedKeySha256) {
-    // A certificate for another key would be useless (and a sign of a CA-side mix-up).
-    throw nonRetryable('CertificateRejected', `the CA returned a ${kind} certificate for a different public key than the CSR's`);
-  }
+  await checks.check(answer, expected);
   return { status: 'issued', certificate: await certificateInfo(answer.certificatePem, answer.chainPem), requestId: answer.requestId };
 }
 

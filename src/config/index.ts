@@ -1,4 +1,5 @@
 import { resolve } from 'node:path';
+import { isReservedSmimePolicy } from '../domain/certificate-profile';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { ConfigError, loadSettings, type LoadOptions } from './load';
 import type { Settings } from './settings';
@@ -30,6 +31,14 @@ function crossChecks(s: Settings): string[] {
     need(s.caUrl, 'CA_URL', 'when CA_TYPE=step-ca');
     need(s.stepCaProvisioner, 'STEP_CA_PROVISIONER', 'when CA_TYPE=step-ca');
     need(s.stepCaProvisionerKeyFile, 'STEP_CA_PROVISIONER_KEY_FILE', 'when CA_TYPE=step-ca');
+    // The S/MIME BR: a subscriber certificate SHALL carry an HTTP CRL URL; step-ca's template writes this one.
+    need(s.certCrlUrl, 'CERT_CRL_URL', 'when CA_TYPE=step-ca (the S/MIME BR require a CRL distribution point)');
+  }
+  if (s.caType !== 'embedded') {
+    need(s.certTrustRootsFile || s.caRootFile, 'CERT_TRUST_ROOTS_FILE', `when CA_TYPE=${s.caType} and CA_ROOT_FILE is empty (the root what the CA returns must chain to)`);
+  }
+  for (const oid of s.certPolicyOids) {
+    if (isReservedSmimePolicy(oid)) problems.push(`CERT_POLICY_OIDS: ${oid} is a CA/B Forum reserved S/MIME policy; CERT_PROFILE chooses that one`);
   }
   if (s.caType === 'order-poll') {
     need(s.caUrl, 'CA_URL', 'when CA_TYPE=order-poll');

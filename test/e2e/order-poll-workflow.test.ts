@@ -15,6 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../helpers/repository';
 import { OrderPollCa } from '../../src/activities/ca/order-poll';
 import { buildSmimeCsr } from '../../src/activities/crypto/csr';
 import { generateKeyPair } from '../../src/activities/crypto/keys';
@@ -43,7 +44,7 @@ describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, r
     this.timeout(120_000);
     env = await createTimeSkippingEnv();
     dir = mkdtempSync(join(tmpdir(), 'order-poll-wf-'));
-    const issuer = await EmbeddedCa.open({ dir: join(dir, 'issuer'), pendingForMs: 0, logger });
+    const issuer = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir, 'issuer'), pendingForMs: 0, logger });
     sim = await startOrderCaSimulator({ port: 0, apiKey: API_KEY, issueAfterMs: 3 * DAY_MS, now: () => simClock, issuer, logger });
     adapter = new OrderPollCa({ url: sim.url, apiKey: API_KEY, requestTimeoutMs: 5_000, logger });
   });

@@ -17,7 +17,7 @@ import { certificatePublicKeySha256 } from '../../src/activities/crypto/certific
 import { buildSmimeCsr } from '../../src/activities/crypto/csr';
 import { generateKeyPair as generateCredentialKey } from '../../src/activities/crypto/keys';
 import { createLogger } from '../../src/logging';
-import { opensslSmimeCsr, startLossyProxy, startStepCa, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
+import { opensslSmimeCsr, startLossyProxy, startStepCa, STEP_CA_PUBLICATION, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
 import { failureOf } from '../helpers/failures';
 
 const run = promisify(execFile);
@@ -51,6 +51,7 @@ describe('step-ca adapter against a real step-ca', function () {
       ledgerDir: join(dir, 'ledger'),
       requestTimeoutMs: 10_000,
       logger,
+      publication: STEP_CA_PUBLICATION.leaves,
       ...overrides,
     });
     adapters.push(created);
@@ -118,7 +119,7 @@ describe('step-ca adapter against a real step-ca', function () {
     assert.match(text, /X509v3 Key Usage: critical\n\s+Key Agreement\n/);
   });
 
-  it("accepts the provider's own CSR (CN = display name, E = address, RSA 2048) for the CSR's key", async () => {
+  it("accepts the provider's own CSR (CN = E = the address, RSA 2048) for the CSR's key", async () => {
     const key = await generateCredentialKey({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' });
     const csrPem = await buildSmimeCsr(key, { email: 'erin@example.com', displayName: 'Erin Example' }, 'encryption');
     const answer = issued(await (await adapter()).submit(await request({ kind: 'encryption', email: 'erin@example.com', displayName: 'Erin Example', csrPem })));
