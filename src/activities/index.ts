@@ -10,7 +10,7 @@ import { createPrivateKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { CertificateAuthority, CaAnswer } from './ca/certificate-authority';
-import type { CertificateChecks, CertificateExpectation } from './ca/certificate-checks';
+import type { CertificateExpectation, IssuedCertificateCheck } from './ca/certificate-checks';
 import type { EscrowGateway } from './ceg/escrow-gateway';
 import { credentialScope, type EscrowedCredential, type EscrowStore } from './escrow/escrow-store';
 import type { ProvisioningActivities } from './contract';
@@ -38,7 +38,7 @@ export interface Pkcs12Policy {
 export interface ActivityDeps {
   ca: CertificateAuthority;
   /** What every certificate the CA returns must pass before it is packed and uploaded. */
-  certificateChecks: CertificateChecks;
+  certificateChecks: IssuedCertificateCheck;
   /** The CA/B Forum S/MIME profile the CA is asked for (CERT_PROFILE). */
   certificateProfile: CertificateProfileName;
   gateway: EscrowGateway;
@@ -250,7 +250,7 @@ function keyAlgorithmOf(privateKeyPkcs8: Buffer): string {
 }
 
 /** A pending answer as it is; an issued one only after it passes every check (else `CertificateRejected`). */
-async function outcomeOf(answer: CaAnswer, checks: CertificateChecks, expected: CertificateExpectation): Promise<IssuanceOutcome> {
+async function outcomeOf(answer: CaAnswer, checks: IssuedCertificateCheck, expected: CertificateExpectation): Promise<IssuanceOutcome> {
   if (answer.status === 'pending') return { status: 'pending', requestId: answer.requestId };
   await checks.check(answer, expected);
   return { status: 'issued', certificate: await certificateInfo(answer.certificatePem, answer.chainPem), requestId: answer.requestId };

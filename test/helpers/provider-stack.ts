@@ -41,8 +41,8 @@ export interface ProviderStackOptions {
   codec?: boolean;
   caPendingForMs?: number;
   directory?: UserDirectory;
-  /** Put something between the activities and the embedded CA (e.g. to lose responses). */
-  wrapCa?: (ca: EmbeddedCa) => CertificateAuthority;
+  /** Put something between the activities and the embedded CA (e.g. to lose responses); `dataDir` is the stack's folder. */
+  wrapCa?: (ca: EmbeddedCa, dataDir: string) => CertificateAuthority;
   overrides?: Partial<ActivityDeps>;
 }
 
@@ -89,7 +89,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     },
   };
   const deps: ActivityDeps = {
-    ca: options.wrapCa ? options.wrapCa(ca) : ca,
+    ca: options.wrapCa ? options.wrapCa(ca, dataDir) : ca,
     certificateChecks: new CertificateChecks({ profile: 'mailbox-strict', trustRootsPem: [ca.rootCertificatePem], maxValidityDays: 365, minValidityDays: 30 }),
     certificateProfile: 'mailbox-strict',
     gateway: new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000, logger }),

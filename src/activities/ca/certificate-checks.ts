@@ -80,6 +80,12 @@ export interface ReturnedCertificate {
   chainPem: readonly string[];
 }
 
+/** What the activities need: `CertificateChecks` implements it. */
+export interface IssuedCertificateCheck {
+  /** Resolves when the certificate may be delivered; throws `CertificateRejected` naming the failed check otherwise. */
+  check(returned: ReturnedCertificate, expected: CertificateExpectation): Promise<void>;
+}
+
 const DAY_MS = 86_400_000;
 /** Clock difference tolerated between the CA and this host for notBefore. */
 const CLOCK_SKEW_MS = 5 * 60_000;
@@ -120,7 +126,7 @@ const MAILBOX_SUBJECT_ATTRIBUTES = new Set(['2.5.4.3' /* CN */, '1.2.840.113549.
 
 const pkijsEngine = new pkijs.CryptoEngine({ name: 'node-webcrypto', crypto: nodeCrypto as unknown as pkijs.CryptoEngineParameters['crypto'] });
 
-export class CertificateChecks {
+export class CertificateChecks implements IssuedCertificateCheck {
   readonly #policy: CertificateCheckPolicy;
   readonly #policyOids: string[];
   readonly #roots: pkijs.Certificate[];
