@@ -95,11 +95,14 @@ export class CertificateLinters {
     return this.pkilintJson('lint_pkix_signer_signee_cert_chain', ['lint', issuerPemFile, subjectPemFile]);
   }
 
-  /** A CRL (DER or PEM file), against RFC 5280 and the CA/B Forum BR CRL profile. */
-  async crl(file: string): Promise<LintFinding[]> {
+  /**
+   * A CRL (DER or PEM file), against RFC 5280 and the CA/B Forum BR CRL profile. `ARL`: a CRL of
+   * CA certificates (a root's), which the BR let live a year; `CRL`: of end-entity ones, 10 days.
+   */
+  async crl(file: string, type: 'CRL' | 'ARL'): Promise<LintFinding[]> {
     const [pkix, br] = await Promise.all([
-      this.pkilintJson('lint_crl', ['lint', '-t', 'CRL', '-p', 'PKIX', file]),
-      this.pkilintJson('lint_crl', ['lint', '-t', 'CRL', '-p', 'BR', file]),
+      this.pkilintJson('lint_crl', ['lint', '-t', type, '-p', 'PKIX', file]),
+      this.pkilintJson('lint_crl', ['lint', '-t', type, '-p', 'BR', file]),
     ]);
     return [...pkix, ...br];
   }

@@ -40,6 +40,12 @@ export interface ProviderStackOptions {
   /** Encrypt payloads with the codec, as the real worker does (default true). */
   codec?: boolean;
   caPendingForMs?: number;
+  /**
+   * Base URL the embedded CA writes into its certificates for CRL and issuer (default: the
+   * repository server's loopback URLs, which answer). The linter test gives a public name here:
+   * loopback URLs are internal names to the linters.
+   */
+  repositoryBaseUrl?: string;
   directory?: UserDirectory;
   /** Put something between the activities and the embedded CA (e.g. to lose responses); `dataDir` is the stack's folder. */
   wrapCa?: (ca: EmbeddedCa, dataDir: string) => CertificateAuthority;
@@ -73,7 +79,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const logger = quietLogger();
   const pki = await ensureDevPki(dataDir, logger);
   const repository = await startCaRepository({ port: 0, logger });
-  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), repository: repositoryUrls(repository.baseUrl('embedded-ca')), pendingForMs: options.caPendingForMs ?? 0, logger });
+  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), repository: repositoryUrls(options.repositoryBaseUrl ?? repository.baseUrl('embedded-ca')), pendingForMs: options.caPendingForMs ?? 0, logger });
   repository.publish('embedded-ca', ca);
   const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
   const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
