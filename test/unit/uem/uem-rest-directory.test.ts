@@ -42,7 +42,7 @@ describe('UemRestDirectory against the UEM simulator', function () {
     const uuid = '0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d';
     const first = await directory().lookUp({ enrollmentUserUuid: uuid });
     const again = await directory().lookUp({ enrollmentUserUuid: uuid });
-    assert.equal(first.email, 'user-0a1b2c3d@uem-sim.example.test');
+    assert.equal(first.email, 'user-0a1b2c3d@uem-sim.example.com');
     assert.deepEqual(first, again);
   });
 
@@ -57,7 +57,7 @@ describe('UemRestDirectory against the UEM simulator', function () {
 
   it('v1 without an EnrollmentUserId falls back to v2 by UUID', async () => {
     const user = await directory({ apiVersion: 'v1' }).lookUp({ enrollmentUserUuid: '0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d' });
-    assert.equal(user.email, 'user-0a1b2c3d@uem-sim.example.test');
+    assert.equal(user.email, 'user-0a1b2c3d@uem-sim.example.com');
     assert.equal(sim.requests().at(-1)!.accept, 'application/json;version=2');
   });
 
