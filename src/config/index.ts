@@ -37,6 +37,10 @@ function crossChecks(s: Settings): string[] {
   if (s.caType !== 'embedded') {
     need(s.certTrustRootsFile || s.caRootFile, 'CERT_TRUST_ROOTS_FILE', `when CA_TYPE=${s.caType} and CA_ROOT_FILE is empty (the root what the CA returns must chain to)`);
   }
+  if (s.certMinValidityDays >= s.validityDays) {
+    // Every certificate would be refused as too short-lived.
+    problems.push(`CERT_MIN_VALIDITY_DAYS: ${s.certMinValidityDays} must be below CERT_VALIDITY_DAYS (${s.validityDays})`);
+  }
   for (const oid of s.certPolicyOids) {
     if (isReservedSmimePolicy(oid)) problems.push(`CERT_POLICY_OIDS: ${oid} is a CA/B Forum reserved S/MIME policy; CERT_PROFILE chooses that one`);
   }

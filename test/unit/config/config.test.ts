@@ -78,6 +78,7 @@ describe('configuration', () => {
       [{ CERT_POLICY_OIDS: '2.23.140.1.5.1.3' }, 'CERT_POLICY_OIDS'],
       [{ CERT_CRL_URL: 'https://pki.example.com/a.crl' }, 'CERT_CRL_URL'],
       [{ CERT_CA_ISSUERS_URL: 'ldap://pki.example.com/' }, 'CERT_CA_ISSUERS_URL'],
+      [{ CERT_VALIDITY_DAYS: '30', CERT_MIN_VALIDITY_DAYS: '30' }, 'CERT_MIN_VALIDITY_DAYS'],
     ] as const) {
       assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && err.message.includes(key), key);
     }
