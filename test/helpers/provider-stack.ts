@@ -1,7 +1,8 @@
 /**
- * The provider with real activities on the run's dev server: embedded CA, dev PKI, the CEG
- * simulator (mTLS, OpenSSL checks), sealing and (optionally) the payload codec — everything in a
- * temporary data folder, on loopback, stopped by `stop()`.
+ * The provider with real activities on the run's dev server: embedded CA (its CRL and certificates
+ * published by the CA repository server), dev PKI, the CEG simulator (mTLS, OpenSSL checks),
+ * sealing, the certificate checks and (optionally) the payload codec — everything in a temporary
+ * data folder, on loopback, stopped by `stop()`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,9 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
+import { CertificateChecks } from '../../src/activities/ca/certificate-checks';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { repositoryUrls } from '../../src/activities/ca/embedded/repository';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
 import { SqliteDatabase } from '../../src/activities/database/sqlite-database';
@@ -26,6 +29,7 @@ import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy'
 import type { EnrollmentEvent } from '../../src/domain/enrollment';
 import { provisioningWorkflowId } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
+import { startCaRepository, type CaRepository } from '../../src/peers/ca-repository';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
 import { providerDataConverter } from '../../src/temporal/data-converter';
@@ -38,9 +42,15 @@ export interface ProviderStackOptions {
   /** Encrypt payloads with the codec, as the real worker does (default true). */
   codec?: boolean;
   caPendingForMs?: number;
+  /**
+   * Base URL the embedded CA writes into its certificates for CRL and issuer (default: the
+   * repository server's loopback URLs, which answer). The linter test gives a public name here:
+   * loopback URLs are internal names to the linters.
+   */
+  repositoryBaseUrl?: string;
   directory?: UserDirectory;
-  /** Put something between the activities and the embedded CA (e.g. to lose responses). */
-  wrapCa?: (ca: EmbeddedCa) => CertificateAuthority;
+  /** Put something between the activities and the embedded CA (e.g. to lose responses); `dataDir` is the stack's folder. */
+  wrapCa?: (ca: EmbeddedCa, dataDir: string) => CertificateAuthority;
   overrides?: Partial<ActivityDeps>;
 }
 
@@ -51,6 +61,8 @@ export interface ProviderStack {
   taskQueue: string;
   dataDir: string;
   ca: EmbeddedCa;
+  /** Publishes the embedded CA's CRL and certificates (the URLs in what it issues). */
+  repository: CaRepository;
   pki: DevPki;
   sim: CegSimulator;
   sealingKeyring: Keyring;
@@ -68,7 +80,9 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const dataDir = mkdtempSync(join(tmpdir(), 'provider-stack-'));
   const logger = quietLogger();
   const pki = await ensureDevPki(dataDir, logger);
-  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), pendingForMs: options.caPendingForMs ?? 0, logger });
+  const repository = await startCaRepository({ port: 0, logger });
+  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), repository: repositoryUrls(options.repositoryBaseUrl ?? repository.baseUrl('embedded-ca')), pendingForMs: options.caPendingForMs ?? 0, logger });
+  repository.publish('embedded-ca', ca);
   const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
   const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
   const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
@@ -85,7 +99,9 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     },
   };
   const deps: ActivityDeps = {
-    ca: options.wrapCa ? options.wrapCa(ca) : ca,
+    ca: options.wrapCa ? options.wrapCa(ca, dataDir) : ca,
+    certificateChecks: new CertificateChecks({ profile: 'mailbox-strict', trustRootsPem: [ca.rootCertificatePem], maxValidityDays: 365, minValidityDays: 30 }),
+    certificateProfile: 'mailbox-strict',
     gateway: new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000, logger }),
     directory: options.directory,
     notifier: recordingNotifier,
@@ -122,6 +138,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     taskQueue,
     dataDir,
     ca,
+    repository,
     pki,
     sim,
     sealingKeyring,
@@ -137,6 +154,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
       worker.shutdown();
       await running.catch(() => undefined);
       await sim.close();
+      await repository.close();
       await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },

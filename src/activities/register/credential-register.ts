@@ -43,6 +43,8 @@ export interface RegisteredCredential {
   /** The user's escrowed credential this device receives (shared kinds). */
   escrowId?: string;
   csrPem?: string;
+  /** Hex SHA-256 of the SubjectPublicKeyInfo of the key made for the request. */
+  publicKeySha256?: string;
   certificate?: CertificateInfo;
   serialNumber?: string;
   thumbprintSha256?: string;
@@ -67,6 +69,7 @@ export interface NewRequest {
   kind: CredentialKind;
   email: string;
   csrPem?: string;
+  publicKeySha256?: string;
   /** PKCS#8 DER of a key made for this request (device credentials, or a shared one being issued). */
   privateKeyPkcs8?: Buffer;
 }
@@ -96,6 +99,7 @@ const MIGRATIONS = [
     ca_request_id        {text},
     escrow_id            {text},
     csr_pem              {text},
+    public_key_sha256    {text},
     certificate_json     {text},
     serial               {text},
     thumbprint           {text},
@@ -119,6 +123,7 @@ const COLUMNS = `
   id, request_key AS "requestKey", workflow_id AS "workflowId", run_id AS "runId",
   enrollment_user_uuid AS "enrollmentUserUuid", device_uuid AS "deviceUuid", kind, email, state,
   state_reason AS "stateReason", ca_request_id AS "caRequestId", escrow_id AS "escrowId", csr_pem AS "csrPem",
+  public_key_sha256 AS "publicKeySha256",
   certificate_json AS "certificateJson", serial, thumbprint, not_after AS "notAfter", gateway,
   delivered_at AS "deliveredAt", pkcs12_profile AS "pkcs12Profile", created_at AS "createdAt",
   updated_at AS "updatedAt", key_ciphertext AS "keyCiphertext", dek_wrapped AS "dekWrapped", seq`;
@@ -137,6 +142,7 @@ interface Row {
   caRequestId: string | null;
   escrowId: string | null;
   csrPem: string | null;
+  publicKeySha256: string | null;
   certificateJson: string | null;
   serial: string | null;
   thumbprint: string | null;
@@ -177,9 +183,9 @@ export class CredentialRegister {
       if (existing) return toCredential(existing);
       const now = new Date(tx.nowMs).toISOString();
       await tx.run(
-        `INSERT INTO credentials (id, request_key, workflow_id, run_id, enrollment_user_uuid, device_uuid, kind, email, state, csr_pem, key_ciphertext, dek_wrapped, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $11, $12, $12)`,
-        [id, request.requestKey, request.workflowId, request.runId, request.enrollmentUserUuid, request.deviceUuid, request.kind, request.email, request.csrPem ?? null, encrypted?.keyCiphertext ?? null, encrypted?.wrappedDataKey ?? null, now],
+        `INSERT INTO credentials (id, request_key, workflow_id, run_id, enrollment_user_uuid, device_uuid, kind, email, state, csr_pem, public_key_sha256, key_ciphertext, dek_wrapped, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $11, $12, $13, $13)`,
+        [id, request.requestKey, request.workflowId, request.runId, request.enrollmentUserUuid, request.deviceUuid, request.kind, request.email, request.csrPem ?? null, request.publicKeySha256 ?? null, encrypted?.keyCiphertext ?? null, encrypted?.wrappedDataKey ?? null, now],
       );
       return toCredential((await tx.one<Row>(`SELECT ${COLUMNS} FROM credentials WHERE id = $1`, [id]))!);
     });
@@ -300,6 +306,7 @@ function toCredential(row: Row): RegisteredCredential {
     caRequestId: optional(row.caRequestId),
     escrowId: optional(row.escrowId),
     csrPem: optional(row.csrPem),
+    publicKeySha256: optional(row.publicKeySha256),
     certificate,
     serialNumber: optional(row.serial),
     thumbprintSha256: optional(row.thumbprint),
