@@ -73,7 +73,7 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
     identifyUser: (input) => attempt(input, 'identify the user', () => identifyUser(input.event, deps.directory)),
 
     requestCertificates: (input) =>
-      attempt(input, 'request the certificates', () => Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan })))),
+      attempt(input, 'request the certificates', () => Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device })))),
 
     awaitIssuance: (input) => awaitIssuance(deps, input),
 

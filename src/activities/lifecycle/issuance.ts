@@ -21,7 +21,7 @@ import { nonRetryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { CaAnswer, CertificateAuthority } from '../ca/certificate-authority';
 import type { IssuedCertificateCheck } from '../ca/certificate-checks';
-import type { CertificateSummary, CredentialPlan, CredentialProgress, EnrollmentRef, IdentifiedUser } from '../contract';
+import type { CertificateSummary, CredentialPlan, CredentialProgress, DeviceFacts, EnrollmentRef, IdentifiedUser } from '../contract';
 import { certificateInfo } from '../crypto/certificate-info';
 import { buildSmimeCsr } from '../crypto/csr';
 import type { KeySource } from '../crypto/key-pool';
@@ -45,6 +45,8 @@ export interface IssuanceRequest {
   enrollment: EnrollmentRef;
   user: IdentifiedUser;
   plan: CredentialPlan;
+  /** What the register keeps of the device for later (renewal). */
+  device?: DeviceFacts;
 }
 
 /** Stable for (workflow, first run, kind): the register row's key and the CA's idempotency key. */
@@ -115,6 +117,8 @@ async function ensureRow(deps: IssuanceDeps, request: IssuanceRequest, row: Regi
     runId: enrollment.runId,
     enrollmentUserUuid: enrollment.enrollmentUserUuid,
     deviceUuid: enrollment.deviceUuid,
+    deviceId: request.device?.deviceId,
+    platform: request.device?.platform,
     kind: plan.kind,
     email: user.email,
   };

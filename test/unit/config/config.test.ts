@@ -80,8 +80,8 @@ describe('configuration', () => {
   });
 
   it('requires the S/MIME BR publication and trust settings a CA type needs', () => {
-    assert.throws(() => loadConfig({ env: { CA_TYPE: 'step-ca' } }), (err: unknown) => err instanceof ConfigError && /CERT_CRL_URL: required/.test(err.message));
-    assert.throws(() => loadConfig({ env: { CA_TYPE: 'order-poll', CA_URL: 'https://api.ca.example', ORDER_CA_API_KEY: 'k' } }), (err: unknown) => err instanceof ConfigError && /CERT_TRUST_ROOTS_FILE: required/.test(err.message));
+    assert.throws(() => loadConfig({ env: { CA_TYPE: 'step-ca' }, role: 'worker' }), (err: unknown) => err instanceof ConfigError && /CERT_CRL_URL: required/.test(err.message));
+    assert.throws(() => loadConfig({ env: { CA_TYPE: 'order-poll', CA_URL: 'https://api.ca.example', ORDER_CA_API_KEY: 'k' }, role: 'worker' }), (err: unknown) => err instanceof ConfigError && /CERT_TRUST_ROOTS_FILE: required/.test(err.message));
     const orderPoll = loadConfig({ env: { CA_TYPE: 'order-poll', CA_URL: 'https://api.ca.example', ORDER_CA_API_KEY: 'k', CA_ROOT_FILE: '/etc/ssl/ca.pem' } });
     assert.equal(orderPoll.certTrustRootsFile, undefined, 'CA_ROOT_FILE stands in for it');
   });
