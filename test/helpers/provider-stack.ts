@@ -23,7 +23,7 @@ import { SqlEscrowStore, type EscrowStore } from '../../src/activities/escrow';
 import { CredentialRegister } from '../../src/activities/register/credential-register';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
-import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
+import type { FailureNotice, Notifier, ProfileReinstallNotice } from '../../src/activities/notify/notifier';
 import type { UserDirectory } from '../../src/activities/uem/user-directory';
 import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
 import type { EnrollmentEvent } from '../../src/domain/enrollment';
@@ -69,6 +69,7 @@ export interface ProviderStack {
   escrow: EscrowStore;
   codecKeyring: Keyring;
   notices: FailureNotice[];
+  reinstallNotices: ProfileReinstallNotice[];
   start(event: EnrollmentEvent, policy?: ProvisioningPolicy): ReturnType<Client['workflow']['start']> extends Promise<infer H> ? Promise<H & { workflowId: string }> : never;
   stop(): Promise<void>;
 }
@@ -90,12 +91,17 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const escrow = await SqlEscrowStore.open(database, { keyring: sealingKeyring, logger });
   const register = await CredentialRegister.open(database, new Sealer(sealingKeyring));
   const notices: FailureNotice[] = [];
+  const reinstallNotices: ProfileReinstallNotice[] = [];
   const logNotifier = new LogNotifier(logger);
   const recordingNotifier: Notifier = {
     type: 'test',
     async notifyFailure(notice) {
       notices.push(notice);
       await logNotifier.notifyFailure(notice);
+    },
+    async notifyProfileReinstall(notice) {
+      reinstallNotices.push(notice);
+      await logNotifier.notifyProfileReinstall(notice);
     },
   };
   const deps: ActivityDeps = {
@@ -145,6 +151,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     escrow,
     codecKeyring,
     notices,
+    reinstallNotices,
     start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
       const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
       const handle = await client.workflow.start<typeof provisionSmime>('provisionSmime', { taskQueue, workflowId, args: [{ event, policy }] });
