@@ -49,7 +49,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
       directory: uem,
       inventory: uem,
-      notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
+      notifier: withCallMetrics('notifier', notifier, ['notifyFailure', 'notifyProfileReinstall']),
       database,
       escrow,
       register,

@@ -107,7 +107,7 @@ describe('management API on the dev server', function () {
     assert.equal(open.executionStatus, 'RUNNING');
     assert.equal(open.attempt, 1);
     assert.equal(open.status?.stage, 'WaitingToRetry');
-    assert.equal(open.status?.lastError?.type, 'GatewayUnavailable');
+    assert.match(JSON.stringify(open.status), /GatewayUnavailable/);
     assert.equal(open.summary, 'S/MIME for mkovac (' + event.email + ') on Mira iPhone');
     assert.doesNotMatch(JSON.stringify(open), /sealed:/, 'no sealed secret in the view');
     await env.client.workflow.getHandle(workflowId).terminate('test finished');
