@@ -27,12 +27,12 @@ import type { FailureNotice, Notifier, ProfileReinstallNotice } from '../../src/
 import type { UserDirectory } from '../../src/activities/uem/user-directory';
 import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
 import type { EnrollmentEvent } from '../../src/domain/enrollment';
-import { provisioningWorkflowId } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
 import { startCaRepository, type CaRepository } from '../../src/peers/ca-repository';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
 import { providerDataConverter } from '../../src/temporal/data-converter';
+import { startProvisioning } from '../../src/temporal/start';
 import type { provisionSmime } from '../../src/workflows/provision-smime';
 import { devServerEnv, workflowBundle } from './temporal';
 
@@ -153,9 +153,9 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     notices,
     reinstallNotices,
     start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
-      const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
-      const handle = await client.workflow.start<typeof provisionSmime>('provisionSmime', { taskQueue, workflowId, args: [{ event, policy }] });
-      return Object.assign(handle, { workflowId });
+      // The API's own start: search attributes, memo and summary as production writes them.
+      const { workflowId, runId } = await startProvisioning(client, { event, policy, taskQueue });
+      return Object.assign(client.workflow.getHandle<typeof provisionSmime>(workflowId, runId), { workflowId });
     }) as ProviderStack['start'],
     async stop() {
       worker.shutdown();
