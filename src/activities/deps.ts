@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { assertConfigFor, type Config } from '../config';
+import { assertConfigFor, provisioningPolicy, type Config } from '../config';
 import type { Logger } from '../logging';
 import { closeAdapters, createAdapter } from './adapters';
 import { caRegistry, createCertificateChecks } from './ca/registry';
@@ -9,6 +9,8 @@ import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { keyringFromSetting, Sealer } from './crypto/sealing';
 import { databaseRegistry } from './database/registry';
 import { SqlEscrowStore } from './escrow/sql-escrow-store';
+import type { FleetSettings } from './fleet/contract';
+import type { ProvisioningStarter } from './fleet/sweeps';
 import { CredentialRegister } from './register/credential-register';
 import type { ActivityDeps } from './index';
 import { parsePlatformProfiles } from './index';
@@ -22,7 +24,7 @@ import { directoryRegistry } from './uem/registry';
  * are checked first, so anything missing or misconfigured throws a ConfigError here, at worker
  * start, naming the setting; whatever was already opened is closed again.
  */
-export async function buildActivityDeps(config: Config, logger: Logger): Promise<ActivityDeps> {
+export async function buildActivityDeps(config: Config, logger: Logger, temporal?: ProvisioningStarter): Promise<ActivityDeps> {
   assertConfigFor(config, 'worker');
   const keyring = keyringFromSetting(config.sealingKeys, 'SEALING_KEYS');
   const sealer = new Sealer(keyring);
@@ -61,11 +63,24 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
       revokeSigningOnCancel: config.revokeSigningOnUnenroll,
       claimLeaseMs: config.escrowClaimLease,
       renewWithinMs: config.escrowRenewWithin,
+      policy: provisioningPolicy(config),
+      fleet: fleetSettings(config),
+      temporal,
     };
   } catch (err) {
     await closeAdapters(opened).catch(() => undefined);
     throw err;
   }
+}
+
+export function fleetSettings(config: Config): FleetSettings {
+  return {
+    reconcileScope: config.reconcileSmartGroupId !== undefined ? { smartGroupId: config.reconcileSmartGroupId } : {},
+    ratePerSecond: config.fleetRate,
+    pageSize: config.fleetPageSize,
+    renewBeforeMs: config.renewBefore,
+    retireLimitPercent: config.reconcileRetireLimit,
+  };
 }
 
 /** EC keys cost about a millisecond: a pool only pays for RSA. */

@@ -7,6 +7,7 @@
  * ./lifecycle; the first lifecycle shape's activities, for runs started before it, in ./legacy.
  */
 import type { CertificateProfileName } from '../domain/certificate-profile';
+import type { ProvisioningPolicy } from '../domain/policy';
 import type { CertificateAuthority } from './ca/certificate-authority';
 import type { IssuedCertificateCheck } from './ca/certificate-checks';
 import type { CredentialGateway } from './ceg/credential-gateway';
@@ -15,6 +16,8 @@ import type { KeySource } from './crypto/key-pool';
 import type { Sealer } from './crypto/sealing';
 import type { ProviderDatabase } from './database/database';
 import type { EscrowStore } from './escrow/escrow-store';
+import type { FleetActivities, FleetSettings } from './fleet/contract';
+import { enrollDevices, renewDevices, retireDevices, type ProvisioningStarter } from './fleet/sweeps';
 import { createLegacyActivities } from './legacy/activities';
 import type { LegacyProvisioningActivities } from './legacy/contract';
 import { attempt } from './lifecycle/attempt';
@@ -29,11 +32,12 @@ import type { DeviceInventory } from './uem/device-inventory';
 import type { UserDirectory } from './uem/user-directory';
 
 export type { LifecycleActivities } from './contract';
+export type { FleetActivities } from './fleet/contract';
 export type { LegacyProvisioningActivities } from './legacy/contract';
 export { parsePlatformProfiles, profileFor, type Pkcs12Policy } from './lifecycle/delivery';
 
-/** Every activity the worker registers: the lean lifecycle's and, for older runs, the first shape's. */
-export type ProviderActivities = LifecycleActivities & LegacyProvisioningActivities;
+/** Every activity the worker registers: the lean lifecycle's, the fleet sweeps' and, for older runs, the first shape's. */
+export type ProviderActivities = LifecycleActivities & FleetActivities & LegacyProvisioningActivities;
 
 export interface ActivityDeps {
   ca: CertificateAuthority;
@@ -66,6 +70,12 @@ export interface ActivityDeps {
   claimLeaseMs: number;
   /** A shared credential expiring within this is renewed rather than handed out again. */
   renewWithinMs: number;
+  /** The policy of the provisioning runs the fleet sweeps start (the API's for events is the same settings). */
+  policy: ProvisioningPolicy;
+  /** The fleet sweeps' settings (rate, page size, reconcile scope, RENEW_BEFORE). */
+  fleet: FleetSettings;
+  /** Temporal, for the fleet sweeps to start per-device runs: the worker's own connection. */
+  temporal?: ProvisioningStarter;
 }
 
 export function createActivities(deps: ActivityDeps): ProviderActivities {
@@ -88,5 +98,14 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
 
     cleanUpEnrollment: (input) => cleanUp(deps, input),
   };
-  return { ...createLegacyActivities(deps), ...lifecycle };
+  const fleetDeps = { ...deps, settings: deps.fleet };
+  const fleet: FleetActivities = {
+    fleetSettings: async () => deps.fleet,
+    enrollDevices: (input) => enrollDevices(fleetDeps, input),
+    retireDevices: (input) => retireDevices(fleetDeps, input),
+    renewDevices: (input) => renewDevices(fleetDeps, input),
+    countUnseen: ({ sweepId }) => deps.register.unseenShare(sweepId),
+    finishSweep: ({ sweepId }) => deps.register.forgetScan(sweepId),
+  };
+  return { ...createLegacyActivities(deps), ...lifecycle, ...fleet };
 }

@@ -34,6 +34,16 @@ const duration = z.string().transform((v, ctx) => {
     return z.NEVER;
   }
 });
+/** A duration, or `off` (returned as 0): for things that can be turned off. */
+const durationOrOff = z.string().transform((v, ctx) => {
+  if (['off', 'none', 'false', '0'].includes(v.trim().toLowerCase())) return 0;
+  try {
+    return parseDuration(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: `${(e as Error).message}, or off` });
+    return z.NEVER;
+  }
+});
 const list = z.string().transform((v) =>
   v
     .split(',')
@@ -152,6 +162,16 @@ export const SETTINGS = {
   escrowClaimLease: setting({ env: 'ESCROW_CLAIM_LEASE', path: 'escrow.claimLease', schema: duration, default: '1h', description: 'How long a workflow holds the right to issue a shared credential before another device may take over (renewed while it waits for the CA).' }),
   escrowRenewWithin: setting({ env: 'ESCROW_RENEW_WITHIN', path: 'escrow.renewWithin', schema: duration, default: '30d', description: 'A shared credential whose certificate expires within this is renewed on the next enrollment (the old one is kept, superseded).' }),
   signingCredentialScope: setting({ env: 'SIGNING_CREDENTIAL_SCOPE', path: 'provisioning.signingCredentialScope', schema: z.enum(['device', 'user']), default: 'device', description: 'Signing credentials: one per device, or one per user shared by all their devices (encryption credentials are always one per user, escrowed).' }),
+
+  // --- fleet: backfill, reconciliation, renewal ------------------------------------------------
+  fleetRate: setting({ env: 'FLEET_RATE', path: 'fleet.ratePerSecond', schema: z.coerce.number().positive().max(1000), default: '40', description: 'Provisioning runs a backfill, reconciliation or renewal starts per second at most (CEG is sized for 40). A backfill or renewal may ask for less.' }),
+  fleetPageSize: setting({ env: 'FLEET_PAGE_SIZE', path: 'fleet.pageSize', schema: positiveInt.max(500, 'UEM pages hold at most 500 devices'), default: '100', description: 'Devices per page of a fleet sweep (one UEM call and one activity per page).' }),
+  reconcileEvery: setting({ env: 'RECONCILE_EVERY', path: 'fleet.reconcileEvery', schema: durationOrOff, default: '6h', description: 'How often the reconcile Schedule runs (created or updated when a worker starts); off pauses it.' }),
+  reconcileSmartGroupId: setting({ env: 'RECONCILE_SMART_GROUP_ID', path: 'fleet.reconcileSmartGroupId', schema: optionalPositiveInt, description: 'Reconcile one smart group\'s devices instead of all of UEM\'s (the group the S/MIME profile is assigned to).' }),
+  reconcileRetireLimit: setting({ env: 'RECONCILE_RETIRE_LIMIT', path: 'fleet.reconcileRetireLimit', schema: z.coerce.number().int().min(1).max(100), default: '25', description: 'Percent: a reconcile that would retire more than this share of the devices holding credentials (and more than 10) retires none and says why, so an empty or wrong UEM answer cannot wipe the fleet.' }),
+  renewBefore: setting({ env: 'RENEW_BEFORE', path: 'fleet.renewBefore', schema: durationOrOff, default: '30d', description: 'The reconcile renews a device whose active credential expires within this; off: no automatic renewal.' }),
+  uemSmimeProfileId: setting({ env: 'UEM_SMIME_PROFILE_ID', path: 'uem.smimeProfileId', schema: optionalPositiveInt, description: 'UEM id of the S/MIME profile, re-installed on a device after a renewal so the phone fetches its new credential. Unset: administrators get one notice per renewal batch naming the devices to re-push.' }),
+  revokeSuperseded: setting({ env: 'REVOKE_SUPERSEDED', path: 'ca.revokeSuperseded', schema: bool, default: 'true', description: 'After a renewal delivered a new signing certificate, revoke the one it replaced (reason superseded); never before the new one is at the gateway.' }),
 
   // --- escrow gateway ------------------------------------------------------------------------------
   gatewayType: setting({ env: 'GATEWAY_TYPE', path: 'gateway.type', schema: z.enum(['ceg', 'uem-direct']), default: 'ceg', description: 'Where credentials go: ceg (Credential Escrow Gateway, mTLS) or uem-direct (UEM REST upload; UEM then holds the keys).' }),

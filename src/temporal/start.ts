@@ -22,6 +22,7 @@ import { ApplicationFailure, type WorkflowSerializationContext } from '@temporal
 import { temporal } from '@temporalio/proto';
 import { decodeArrayFromPayloads, encodeMapToPayloads, encodeToPayloadsWithContext, encodeUnifiedSearchAttributes, encodeUserMetadata } from './sdk-internals';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
+import { fleetSearchAttributes } from '../workflows/fleet-definitions';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { DELIVERY_FAILED } from '../domain/errors';
 import {
@@ -33,6 +34,7 @@ import {
   type DeliveryReport,
   type FailureReport,
   type ProvisionInput,
+  type RenewalRequest,
   type RetireInput,
 } from '../workflows/definitions';
 
@@ -42,6 +44,10 @@ export interface StartProvisioningInput {
   event: EnrollmentEvent;
   policy: ProvisioningPolicy;
   taskQueue: string;
+  /** The fleet sweep (backfill, reconcile, renewal) starting the run: recorded as FleetSweep. */
+  sweepId?: string;
+  /** A renewal of what the device holds. */
+  renewal?: RenewalRequest;
 }
 
 export interface StartProvisioningResult {
@@ -77,11 +83,11 @@ export async function startProvisioning(client: Client, input: StartProvisioning
   const converter = client.options.loadedDataConverter;
   const context: WorkflowSerializationContext = { type: 'workflow', namespace: client.options.namespace, workflowId };
   const memo: ProvisioningMemo = { eventTime: event.eventTime };
-  const args: [ProvisionInput] = [{ event, policy }];
+  const args: [ProvisionInput] = [{ event, policy, ...(input.renewal ? { renewal: input.renewal } : {}) }];
   const answer = await client.workflowService.startWorkflowExecution({
     namespace: client.options.namespace,
     identity: client.options.identity,
-    requestId: startRequestId(workflowId, event.eventTime),
+    requestId: startRequestId(workflowId, event.eventTime, input.renewal ? 'renew' : 'provision'),
     workflowId,
     workflowType: { name: WORKFLOW_TYPE },
     taskQueue: { kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL, name: taskQueue },
@@ -93,9 +99,10 @@ export async function startProvisioning(client: Client, input: StartProvisioning
         { key: searchAttributes.attempt, value: 0 },
         { key: searchAttributes.deviceUuid, value: event.deviceUuid },
         { key: searchAttributes.enrollmentUserUuid, value: event.enrollmentUserUuid },
+        ...(input.sweepId ? [{ key: fleetSearchAttributes.sweep, value: input.sweepId }] : []),
       ]),
     },
-    userMetadata: await encodeUserMetadata(converter, provisioningSummary(event), provisioningDetails(event), context),
+    userMetadata: await encodeUserMetadata(converter, (input.renewal ? renewalSummary(event) : provisioningSummary(event)), provisioningDetails(event), context),
     // Open run with this ID: join it. Closed run: a newer event may start a fresh one.
     workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
     workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
@@ -110,8 +117,8 @@ export async function startProvisioning(client: Client, input: StartProvisioning
  * The start's request id: the same for the same event (user, device, EventTime), so Temporal
  * recognises a repeated event by it and answers with the run it already created.
  */
-export function startRequestId(workflowId: string, eventTime: string): string {
-  const hex = createHash('sha256').update(`provision/${workflowId}/${eventTime}`).digest('hex');
+export function startRequestId(workflowId: string, eventTime: string, purpose: 'provision' | 'renew' = 'provision'): string {
+  const hex = createHash('sha256').update(`${purpose}/${workflowId}/${eventTime}`).digest('hex');
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
@@ -282,6 +289,12 @@ export function provisioningSummary(event: EnrollmentEvent): string {
     : (event.email ?? `user ${event.enrollmentUserUuid}`);
   const device = event.deviceName ?? (event.platform ? `${event.platform} device ${event.deviceUuid}` : `device ${event.deviceUuid}`);
   const summary = `S/MIME for ${who} on ${device}`;
+  return summary.length <= MAX_SUMMARY_LENGTH ? summary : `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…`;
+}
+
+/** "Renew S/MIME for …": a renewal run reads as one in the UI's list. */
+export function renewalSummary(event: EnrollmentEvent): string {
+  const summary = provisioningSummary(event).replace(/^S\/MIME for /, 'Renew S/MIME for ');
   return summary.length <= MAX_SUMMARY_LENGTH ? summary : `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…`;
 }
 

@@ -33,6 +33,23 @@ export interface ProvisionInput {
   event: EnrollmentEvent;
   /** Fixed for the run; defaults apply when absent. */
   policy?: ProvisioningPolicy;
+  /** Present when the run renews what the device holds (started by a reconcile or a renewal on demand). */
+  renewal?: RenewalRequest;
+}
+
+/**
+ * A renewal run: the device already holds credentials and this run replaces them — new signing key
+ * and certificate, the user's encryption credential by the escrow's rule, the profile re-installed
+ * so the phone fetches them, and the superseded signing certificate revoked once the new one is
+ * at the gateway.
+ */
+export interface RenewalRequest {
+  /** Why, in words: "expires 2027-11-30T…" or the operator's reason. */
+  reason: string;
+  /** The sweep (reconcile or renewal) that started the run: its workflow id. */
+  sweepId: string;
+  /** Renewal on demand: the user's shared (escrowed) credentials issued before this instant are re-issued too. */
+  reissueSharedIssuedBefore?: string;
 }
 
 /** Skip the wait for the next attempt (or the next issuance poll) and try now. */

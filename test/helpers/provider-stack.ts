@@ -25,6 +25,8 @@ import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
 import type { FailureNotice, Notifier, ProfileReinstallNotice } from '../../src/activities/notify/notifier';
 import type { UserDirectory } from '../../src/activities/uem/user-directory';
+import type { DeviceInventory } from '../../src/activities/uem/device-inventory';
+import { DAY_MS } from '../../src/domain/schedule';
 import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
 import type { EnrollmentEvent } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
@@ -49,6 +51,8 @@ export interface ProviderStackOptions {
    */
   repositoryBaseUrl?: string;
   directory?: UserDirectory;
+  /** UEM's device inventory (the fleet sweeps); usually the same UEM adapter as the directory. */
+  inventory?: DeviceInventory;
   /** Put something between the activities and the embedded CA (e.g. to lose responses); `dataDir` is the stack's folder. */
   wrapCa?: (ca: EmbeddedCa, dataDir: string) => CertificateAuthority;
   overrides?: Partial<ActivityDeps>;
@@ -104,12 +108,17 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
       await logNotifier.notifyProfileReinstall(notice);
     },
   };
+  const useCodec = options.codec ?? true;
+  const dataConverter = useCodec ? providerDataConverter(codecKeyring) : undefined;
+  const taskQueue = `e2e-${randomUUID()}`;
+  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
   const deps: ActivityDeps = {
     ca: options.wrapCa ? options.wrapCa(ca, dataDir) : ca,
     certificateChecks: new CertificateChecks({ profile: 'mailbox-strict', trustRootsPem: [ca.rootCertificatePem], maxValidityDays: 365, minValidityDays: 30 }),
     certificateProfile: 'mailbox-strict',
     gateway: new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000, logger }),
     directory: options.directory,
+    inventory: options.inventory,
     notifier: recordingNotifier,
     sealer: new Sealer(sealingKeyring),
     keys: onDemandKeys({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' }),
@@ -122,11 +131,11 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     register,
     claimLeaseMs: 60 * 60_000,
     renewWithinMs: 30 * 24 * 60 * 60_000,
+    policy: defaultPolicy(),
+    fleet: { reconcileScope: {}, ratePerSecond: 40, pageSize: 100, renewBeforeMs: 30 * DAY_MS, retireLimitPercent: 25 },
+    temporal: { client, taskQueue },
     ...options.overrides,
   };
-  const useCodec = options.codec ?? true;
-  const dataConverter = useCodec ? providerDataConverter(codecKeyring) : undefined;
-  const taskQueue = `e2e-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: 'default',
@@ -136,7 +145,6 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     dataConverter,
   });
   const running = worker.run();
-  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
 
   return {
     env,

@@ -145,11 +145,21 @@ export interface HeldDevice {
   /** The provisioning run that delivered the device's (newest) active credential. */
   workflowId: string;
   runId: string;
+  /** The address the credentials were issued for (the directory, when there is one, is asked again). */
+  email: string;
   /** The earliest notAfter of the device's active credentials. */
   notAfter?: string;
   deviceId?: string;
   platform?: string;
   seq: number;
+}
+
+/** Which holders a sweep wants (all conditions must hold). */
+export interface HolderFilter {
+  expiringBefore?: string;
+  deviceUuid?: string;
+  userUuid?: string;
+  deliveredBefore?: string;
 }
 
 const COLUMNS = `
@@ -353,35 +363,48 @@ export class CredentialRegister {
     );
   }
 
-  /** A page of devices holding an active credential that expires before `before`, optionally of one device or user. */
-  async expiringHolders(before: string, scope: { deviceUuid?: string; userUuid?: string; issuedBefore?: string }, page: { after: number; limit: number }): Promise<HeldPage> {
-    const clauses = ['AND c.not_after < $1'];
-    const params: unknown[] = [before];
-    if (scope.deviceUuid) clauses.push(`AND c.device_uuid = $${params.push(scope.deviceUuid)}`);
-    if (scope.userUuid) clauses.push(`AND c.enrollment_user_uuid = $${params.push(scope.userUuid)}`);
-    if (scope.issuedBefore) clauses.push(`AND c.delivered_at < $${params.push(scope.issuedBefore)}`);
+  /**
+   * A page of devices holding an active credential that matches: expiring before an instant, of
+   * one device or user, delivered before an instant (a sweep never picks what it renewed itself).
+   */
+  async holders(filter: HolderFilter, page: { after: number; limit: number }): Promise<HeldPage> {
+    const clauses: string[] = [];
+    const params: unknown[] = [];
+    if (filter.expiringBefore) clauses.push(`AND c.not_after < $${params.push(filter.expiringBefore)}`);
+    if (filter.deviceUuid) clauses.push(`AND c.device_uuid = $${params.push(filter.deviceUuid)}`);
+    if (filter.userUuid) clauses.push(`AND c.enrollment_user_uuid = $${params.push(filter.userUuid)}`);
+    if (filter.deliveredBefore) clauses.push(`AND c.delivered_at < $${params.push(filter.deliveredBefore)}`);
     return this.held(clauses.join(' '), params, page);
   }
 
-  /** Active credentials matching `where` (params $1…), grouped by device, in `seq` order after the cursor. */
+  /**
+   * Devices with active credentials matching `where` (params $1…), one entry per device, ordered by
+   * the newest matching row's seq — the cursor — so a device never straddles two pages.
+   */
   private async held(where: string, params: unknown[], page: { after: number; limit: number }): Promise<HeldPage> {
     const after = `$${params.length + 1}`;
     const limit = `$${params.length + 2}`;
-    const rows = await this.db.all<{ enrollmentUserUuid: string; deviceUuid: string; workflowId: string; runId: string; notAfter: string | null; deviceId: string | null; platform: string | null; seq: number }>(
-      `SELECT c.enrollment_user_uuid AS "enrollmentUserUuid", c.device_uuid AS "deviceUuid", c.workflow_id AS "workflowId", c.run_id AS "runId", c.not_after AS "notAfter",
-              c.device_id AS "deviceId", c.platform, c.seq
-       FROM credentials c WHERE c.state = 'active' ${where} AND c.seq > ${after} ORDER BY c.seq LIMIT ${limit}`,
+    const rows = await this.db.all<{ enrollmentUserUuid: string; deviceUuid: string; workflowId: string; runId: string; email: string; notAfter: string | null; deviceId: string | null; platform: string | null; seq: number }>(
+      `SELECT c.enrollment_user_uuid AS "enrollmentUserUuid", c.device_uuid AS "deviceUuid", MAX(c.workflow_id) AS "workflowId", MAX(c.run_id) AS "runId",
+              MAX(c.email) AS email, MIN(c.not_after) AS "notAfter", MAX(c.device_id) AS "deviceId", MAX(c.platform) AS platform, MAX(c.seq) AS seq
+       FROM credentials c WHERE c.state = 'active' ${where}
+       GROUP BY c.enrollment_user_uuid, c.device_uuid HAVING MAX(c.seq) > ${after} ORDER BY MAX(c.seq) LIMIT ${limit}`,
       [...params, page.after, page.limit],
     );
-    const byDevice = new Map<string, HeldDevice>();
-    for (const row of rows) {
-      const key = `${row.enrollmentUserUuid}/${row.deviceUuid}`;
-      const known = byDevice.get(key);
-      const notAfter = row.notAfter ?? undefined;
-      if (!known) byDevice.set(key, { ...row, notAfter, deviceId: row.deviceId ?? undefined, platform: row.platform ?? undefined });
-      else Object.assign(known, { seq: row.seq, workflowId: row.workflowId, runId: row.runId, notAfter: notAfter && (!known.notAfter || notAfter < known.notAfter) ? notAfter : known.notAfter });
-    }
-    return { devices: [...byDevice.values()], nextAfter: rows.length === page.limit ? rows[rows.length - 1]!.seq : undefined };
+    const devices = rows.map((row) => ({ ...row, seq: Number(row.seq), notAfter: row.notAfter ?? undefined, deviceId: row.deviceId ?? undefined, platform: row.platform ?? undefined }));
+    return { devices, nextAfter: rows.length === page.limit ? devices[devices.length - 1]!.seq : undefined };
+  }
+
+  /** Devices holding an active credential, and how many of them a scan did not see in UEM (the reconcile's safety check). */
+  async unseenShare(scanId: string): Promise<{ holders: number; unseen: number }> {
+    const device = "c.enrollment_user_uuid || '/' || c.device_uuid";
+    const row = await this.db.one<{ holders: number; unseen: number }>(
+      `SELECT COUNT(DISTINCT ${device}) AS holders,
+              COUNT(DISTINCT CASE WHEN NOT EXISTS (SELECT 1 FROM inventory_scans s WHERE s.scan_id = $1 AND s.device_uuid = c.device_uuid) THEN ${device} END) AS unseen
+       FROM credentials c WHERE c.state = 'active'`,
+      [scanId],
+    );
+    return { holders: Number(row?.holders ?? 0), unseen: Number(row?.unseen ?? 0) };
   }
 
   /** How many active credentials expire before `before` (the expiry gauge). */
