@@ -24,7 +24,8 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
   collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
   const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
   const codecRouter = createCodecRouter({
-    codec: new AesGcmPayloadCodec(codecKeyring(config)),
+    // For reading only: plain payloads shown as they are, v1 payloads decoded whatever the date.
+    codec: new AesGcmPayloadCodec(codecKeyring(config), { unencrypted: 'pass', acceptV1Until: Number.POSITIVE_INFINITY }),
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
   });

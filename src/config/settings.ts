@@ -40,6 +40,15 @@ const list = z.string().transform((v) =>
     .filter((s) => s.length > 0),
 );
 const optionalText = z.string().optional();
+/** An ISO 8601 date and time with a zone, as epoch milliseconds. */
+const instant = z.string().transform((v, ctx) => {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v.trim()) ? Date.parse(v.trim()) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 date and time with a zone, e.g. 2027-03-01T00:00:00Z' });
+    return z.NEVER;
+  }
+  return ms;
+});
 /** A positive whole number, or unset/empty for the library's own default. */
 const optionalPositiveInt = z
   .string()
@@ -104,6 +113,7 @@ export const SETTINGS = {
 
   // --- sealing (secrets inside workflow history) ------------------------------------------------
   sealingKeys: setting({ env: 'SEALING_KEYS', path: 'sealing.keys', schema: list, default: '', description: 'Key-encryption keys that seal private keys, PKCS#12 and passwords in workflow history and the escrow: kid:base64(32 bytes)[,...]; the first seals, all open. Required for the worker (npm run dev makes development keys).', secret: true }),
+  codecAcceptUnboundV1Until: setting({ env: 'CODEC_ACCEPT_UNBOUND_V1_UNTIL', path: 'codec.acceptUnboundV1Until', schema: instant, default: '2027-03-01T00:00:00Z', description: 'Payloads in the codec\'s format v1 (written before payloads were bound to their workflow) still decode in the worker and the API until this time (ISO 8601), so runs started before the upgrade can finish. The risk while it lasts: a v1 payload copied out of an old history decodes in any workflow. After it, a v1 payload stalls its workflow task until the date is moved. Set it to a past date once no run started before the upgrade is open (PROVISION_WINDOW after the upgrade). The codec endpoint always decodes v1 for reading.' }),
   codecKeys: setting({ env: 'CODEC_KEYS', path: 'codec.keys', schema: list, default: '', description: 'Payload codec keys (AES-256-GCM): kid:base64(32 bytes)[,...]; the first encodes, all decode. Required for the worker, the API and the CLI tools (npm run dev makes development keys).', secret: true }),
 
   // --- certificate authority ---------------------------------------------------------------------

@@ -27,6 +27,7 @@ import { provisioningWorkflowId } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
+import { refuseUnencryptedActivities } from '../../src/temporal/activity-interceptors';
 import { providerDataConverter } from '../../src/temporal/data-converter';
 import type { provisionSmime } from '../../src/workflows/provision-smime';
 import { devServerEnv, workflowBundle } from './temporal';
@@ -109,6 +110,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     workflowBundle: await workflowBundle({ providerFailureConverter: useCodec }),
     activities: createActivities(deps),
     dataConverter,
+    interceptors: { activity: [refuseUnencryptedActivities] },
   });
   const running = worker.run();
   const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
