@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { ConfigError, loadSettings, type LoadOptions } from './load';
@@ -52,11 +53,25 @@ function crossChecks(s: Settings): string[] {
   }
   for (const entry of s.webhookUsers) if (!/^[^:]+:.+$/.test(entry)) problems.push('UEM_WEBHOOK_USERS: each entry must be user:password');
   for (const entry of s.apiTokens) if (!/^[^:]{16,}:(viewer|operator)$/.test(entry)) problems.push('API_TOKENS: each entry must be token:viewer or token:operator, token at least 16 characters');
+  for (const entry of s.apiTrustProxy) {
+    if (!isProxySpec(entry)) problems.push(`API_TRUST_PROXY: "${entry}" is not an address, a CIDR range, loopback, linklocal or uniquelocal`);
+  }
   for (const entry of s.pkcs12PlatformProfiles) if (!/^[^:]+:(legacy|modern)$/.test(entry)) problems.push(`PKCS12_PLATFORM_PROFILES: "${entry}" must be platform:legacy or platform:modern`);
   if (s.window <= 0) problems.push('PROVISION_WINDOW: must be longer than 0');
   if (s.interval <= 0) problems.push('PROVISION_INTERVAL: must be longer than 0');
   if (s.issuancePollInterval < 1000) problems.push('CA_POLL_INTERVAL: must be at least 1s');
   return problems;
+}
+
+/** What express's "trust proxy" takes: an IP address, a CIDR range, or one of its named ranges. */
+function isProxySpec(entry: string): boolean {
+  if (['loopback', 'linklocal', 'uniquelocal'].includes(entry)) return true;
+  const [address, bits, ...rest] = entry.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || rest.length > 0) return false;
+  if (bits === undefined) return true;
+  const n = Number(bits);
+  return /^\d{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128);
 }
 
 /**

@@ -2,7 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { METADATA_ENCODING_KEY, type Payload, type PayloadCodec, type SerializationContext } from '@temporalio/common';
 import { temporal } from '@temporalio/proto';
 import type { Keyring } from '../activities/crypto/sealing';
-import { refusedPayload, type RefusalReason } from './refused-payload';
+import { refusedPayload } from './refused-payload';
 
 /**
  * The payload codec: every payload the provider writes to Temporal (workflow inputs, activity
@@ -151,9 +151,12 @@ export class AesGcmPayloadCodec implements PayloadCodec {
   }
 }
 
-/** What a refusal means, for messages: the marker's reason in words. */
-export function describeRefusal(reason: RefusalReason): string {
-  return reason === 'unencrypted' ? 'not encrypted under CODEC_KEYS' : 'bound to the schedule, not to this scheduled run';
+/**
+ * The codec of the codec endpoint, which only shows payloads to an operator: plain payloads as they
+ * are, v1 payloads whatever the date (reading one trusts nothing).
+ */
+export function codecForReading(keyring: Keyring): AesGcmPayloadCodec {
+  return new AesGcmPayloadCodec(keyring, { unencrypted: 'pass', acceptV1Until: Number.POSITIVE_INFINITY });
 }
 
 function additionalData(kid: string, workflowId: string): Buffer {

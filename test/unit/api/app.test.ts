@@ -12,9 +12,11 @@ import type { Connection } from '@temporalio/client';
 import { Keyring } from '../../../src/activities/crypto/sealing';
 import { createApp } from '../../../src/api/app';
 import { openApiDocument } from '../../../src/api/openapi';
+import { SqliteDatabase } from '../../../src/activities/database/sqlite-database';
 import { AesGcmPayloadCodec } from '../../../src/temporal/codec';
 import { codecOperations } from '../../../src/temporal/codec-operations';
 import { createCodecRouter } from '../../../src/temporal/codec-server';
+import { SqlCodecSessionStore } from '../../../src/temporal/codec-sessions';
 import { projectPath } from '../../../src/tools/paths';
 import {
   apiConfig,
@@ -319,7 +321,8 @@ describe('OpenAPI document', () => {
   it('lists the operations of extra routers (the codec endpoints) with the API\'s own', () => {
     const { config, cleanUp } = apiConfig();
     try {
-      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false });
+      const sessions = new SqlCodecSessionStore(() => SqliteDatabase.open({ file: join(config.dataDirAbsolute, 'escrow.db'), logger: capturingLogger().logger }));
+      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false, sessions });
       const { Registry } = require('prom-client') as typeof import('prom-client');
       const app = createApp({
         client: clientFor('127.0.0.1:1').client,

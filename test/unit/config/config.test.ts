@@ -57,6 +57,21 @@ describe('configuration', () => {
     );
   });
 
+  it('reads the codec\'s v1 cut-off as a time with a zone, and refuses anything else', () => {
+    assert.equal(loadConfig({ env: {} }).codecAcceptUnboundV1Until, Date.parse('2027-03-01T00:00:00Z'));
+    assert.equal(loadConfig({ env: { CODEC_ACCEPT_UNBOUND_V1_UNTIL: '2026-12-14T12:00:00+01:00' } }).codecAcceptUnboundV1Until, Date.parse('2026-12-14T11:00:00Z'));
+    for (const bad of ['2026-12-14', 'next month', '2026-12-14T12:00:00']) {
+      assert.throws(() => loadConfig({ env: { CODEC_ACCEPT_UNBOUND_V1_UNTIL: bad } }), /CODEC_ACCEPT_UNBOUND_V1_UNTIL .*ISO 8601/, bad);
+    }
+  });
+
+  it('takes proxies to trust as addresses, CIDR ranges or express\'s named ranges', () => {
+    assert.deepEqual(loadConfig({ env: { API_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' } }).apiTrustProxy, ['loopback', '10.0.0.0/8', 'fd00::1']);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/1', '*']) {
+      assert.throws(() => loadConfig({ env: { API_TRUST_PROXY: bad } }), /API_TRUST_PROXY: .*not an address/, bad);
+    }
+  });
+
   it('makes the embedded CA the default only in DEV_MODE', () => {
     assert.equal(loadConfig({ env: { DEV_MODE: 'true' } }).caType, 'embedded');
     assert.equal(loadConfig({ env: { DEV_MODE: 'true', CA_TYPE: 'step-ca' } }).caType, 'step-ca');
