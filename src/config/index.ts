@@ -40,6 +40,9 @@ export function assertConfigFor(config: Config, role: ProcessRole): void {
   if (problems.length > 0) throw new ConfigError(problems);
 }
 
+/** Webhook passwords: at least this many characters. */
+export const MIN_WEBHOOK_PASSWORD = 16;
+
 function crossChecks(s: Settings): string[] {
   const problems: string[] = [];
   const pair = (a: SettingName, b: SettingName, what: string) => {
@@ -51,7 +54,13 @@ function crossChecks(s: Settings): string[] {
     // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
     problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);
   }
-  for (const entry of s.webhookUsers) if (!/^[^:]+:.+$/.test(entry)) problems.push('UEM_WEBHOOK_USERS: each entry must be user:password');
+  for (const entry of s.webhookUsers) {
+    if (!/^[^:]+:.+$/.test(entry)) problems.push('UEM_WEBHOOK_USERS: each entry must be user:password');
+    // The password is a shared secret typed into the UEM console: long enough that guessing it is hopeless.
+    else if (entry.slice(entry.indexOf(':') + 1).length < MIN_WEBHOOK_PASSWORD) {
+      problems.push(`UEM_WEBHOOK_USERS: each password must be at least ${MIN_WEBHOOK_PASSWORD} characters (e.g. openssl rand -base64 24)`);
+    }
+  }
   for (const entry of s.apiTokens) if (!/^[^:]{16,}:(viewer|operator)$/.test(entry)) problems.push('API_TOKENS: each entry must be token:viewer or token:operator, token at least 16 characters');
   for (const entry of s.apiTrustProxy) {
     if (!isProxySpec(entry)) problems.push(`API_TRUST_PROXY: "${entry}" is not an address, a CIDR range, loopback, linklocal or uniquelocal`);

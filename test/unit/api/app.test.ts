@@ -340,3 +340,55 @@ describe('OpenAPI document', () => {
     }
   });
 });
+
+describe('rate limits per credential (429 + Retry-After)', function () {
+  this.timeout(30_000);
+  let api: RunningApi;
+  let testConfig: TestConfig;
+  let connection: Connection;
+  const openapi = new OpenApiConformance(openApiDocument() as never);
+
+  before(async () => {
+    // 1 request per second with bursts of 2, so the third request at once is refused.
+    testConfig = apiConfig({ webhookRateLimit: '1', apiRateLimit: '1' });
+    const unreachable = clientFor(`127.0.0.1:${await freePort()}`);
+    connection = unreachable.connection;
+    api = await startApi({ client: unreachable.client, config: testConfig.config, temporalTimeoutMs: 3000 });
+  });
+  after(async () => {
+    await api?.close();
+    await connection?.close();
+    testConfig?.cleanUp();
+  });
+
+  async function call(method: string, path: string, headers: Record<string, string>): Promise<HttpAnswer> {
+    const answer = await request(`${api.url}${path}`, { method, headers });
+    openapi.assertConforms(method, path, answer);
+    return answer;
+  }
+
+  it('the webhook: per user, after authentication', async () => {
+    for (let i = 0; i < 2; i += 1) assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
+    const limited = await call('GET', '/webhooks/uem', { Authorization: basic() });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.match(limited.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    // Both pairs of a rotation are the same user, and so the same caller; wrong credentials are still 401.
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER_NEXT, WEBHOOK_PASSWORD_NEXT) })).status, 429);
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER, 'wrong-password-of-some-length') })).status, 401);
+  });
+
+  it('the management API: per token, whatever the route; another token has its own allowance', async () => {
+    const paths = ['/v1/enrollments/not-an-id', '/v1/enrollments/also-not-an-id'];
+    for (const path of paths) assert.equal((await call('GET', path, { Authorization: bearer(VIEWER_TOKEN) })).status, 404);
+    const limited = await call('GET', paths[0]!, { Authorization: bearer(VIEWER_TOKEN) });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await call('GET', paths[0]!, { Authorization: bearer(OPERATOR_TOKEN) })).status, 404);
+  });
+
+  it('fills up again at the configured rate', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
+  });
+});

@@ -72,6 +72,14 @@ describe('configuration', () => {
     }
   });
 
+  it('refuses webhook passwords shorter than 16 characters, without echoing them', () => {
+    assert.throws(
+      () => loadConfig({ env: { UEM_WEBHOOK_USERS: 'uem:long-enough-password-1,uem:tooShort:14char' } }),
+      (err: unknown) => err instanceof ConfigError && /UEM_WEBHOOK_USERS: each password must be at least 16 characters/.test(err.message) && !err.message.includes('tooShort'),
+    );
+    assert.deepEqual(loadConfig({ env: { UEM_WEBHOOK_USERS: 'uem:sixteen-chars-ok' } }).webhookUsers, ['uem:sixteen-chars-ok']);
+  });
+
   it('makes the embedded CA the default only in DEV_MODE', () => {
     assert.equal(loadConfig({ env: { DEV_MODE: 'true' } }).caType, 'embedded');
     assert.equal(loadConfig({ env: { DEV_MODE: 'true', CA_TYPE: 'step-ca' } }).caType, 'step-ca');
