@@ -2,6 +2,7 @@ import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { ConfigError, loadSettings, type LoadOptions } from './load';
+import { isLoopbackHost } from './loopback';
 import { problemsFor, type ProcessRole } from './requirements';
 import { SETTINGS, type SettingName, type Settings } from './settings';
 
@@ -66,10 +67,35 @@ function crossChecks(s: Settings): string[] {
     if (!isProxySpec(entry)) problems.push(`API_TRUST_PROXY: "${entry}" is not an address, a CIDR range, loopback, linklocal or uniquelocal`);
   }
   for (const entry of s.pkcs12PlatformProfiles) if (!/^[^:]+:(legacy|modern)$/.test(entry)) problems.push(`PKCS12_PLATFORM_PROFILES: "${entry}" must be platform:legacy or platform:modern`);
+  if (s.escrowStore === 'postgres' && s.escrowDatabaseUrl && !s.escrowDatabaseAllowPlaintext) {
+    const problem = databaseTransportProblem(s.escrowDatabaseUrl);
+    if (problem) problems.push(`ESCROW_DATABASE_URL: ${problem}`);
+  }
   if (s.window <= 0) problems.push('PROVISION_WINDOW: must be longer than 0');
   if (s.interval <= 0) problems.push('PROVISION_INTERVAL: must be longer than 0');
   if (s.issuancePollInterval < 1000) problems.push('CA_POLL_INTERVAL: must be at least 1s');
   return problems;
+}
+
+/**
+ * Why a PostgreSQL URL would not give verified TLS, or undefined when it does (or the server is on
+ * this host). The URL must say `sslmode=verify-full` or `verify-ca`: node-postgres treats `require`
+ * and `prefer` as verify-full today but announces libpq's meaning (no verification) for them, so
+ * only the explicit modes keep their meaning. Never echoes the URL (it holds the password).
+ */
+export function databaseTransportProblem(connectionString: string): string | undefined {
+  let url: URL;
+  try {
+    url = new URL(connectionString);
+  } catch {
+    return 'not a postgresql:// URL';
+  }
+  const host = url.searchParams.get('host') ?? decodeURIComponent(url.hostname);
+  // A Unix socket (host=/var/run/postgresql) or a loopback address never leaves the machine.
+  if (host.startsWith('/') || isLoopbackHost(host)) return undefined;
+  const mode = url.searchParams.get('sslmode');
+  if (mode === 'verify-full' || mode === 'verify-ca') return undefined;
+  return `the server ${host} is reached over the network, so the URL must ask for verified TLS: add sslmode=verify-full (and sslrootcert=<CA file> for a private CA)${mode ? `; sslmode=${mode} does not promise verification` : ''}, or set ESCROW_DATABASE_ALLOW_PLAINTEXT=true to accept the risk`;
 }
 
 /** What express's "trust proxy" takes: an IP address, a CIDR range, or one of its named ranges. */

@@ -80,6 +80,23 @@ describe('configuration', () => {
     assert.deepEqual(loadConfig({ env: { UEM_WEBHOOK_USERS: 'uem:sixteen-chars-ok' } }).webhookUsers, ['uem:sixteen-chars-ok']);
   });
 
+  it('PostgreSQL over the network needs verified TLS in the URL, or ESCROW_DATABASE_ALLOW_PLAINTEXT; never echoes the URL', () => {
+    const postgres = (url: string, extra: Record<string, string> = {}) => () => loadConfig({ env: { ESCROW_STORE: 'postgres', ESCROW_DATABASE_URL: url, ...extra } });
+    for (const url of ['postgresql://app:S3cretPw@db.internal:5432/escrow', 'postgresql://app:S3cretPw@db.internal/escrow?sslmode=require', 'postgresql://app:S3cretPw@10.0.0.5/escrow?sslmode=disable']) {
+      assert.throws(postgres(url), (err: unknown) => err instanceof ConfigError && /ESCROW_DATABASE_URL: .*sslmode=verify-full/.test(err.message) && !err.message.includes('S3cretPw'), url);
+    }
+    for (const url of [
+      'postgresql://app:S3cretPw@db.internal:5432/escrow?sslmode=verify-full',
+      'postgresql://app:S3cretPw@db.internal/escrow?sslmode=verify-ca&sslrootcert=/etc/pki/db-ca.pem',
+      'postgresql://app:S3cretPw@127.0.0.1:5432/escrow',
+      'postgresql://app:S3cretPw@[::1]/escrow',
+      'postgresql:///escrow?host=/var/run/postgresql',
+    ]) {
+      assert.doesNotThrow(postgres(url), url);
+    }
+    assert.doesNotThrow(postgres('postgresql://app:S3cretPw@db.internal/escrow', { ESCROW_DATABASE_ALLOW_PLAINTEXT: 'true' }));
+  });
+
   it('makes the embedded CA the default only in DEV_MODE', () => {
     assert.equal(loadConfig({ env: { DEV_MODE: 'true' } }).caType, 'embedded');
     assert.equal(loadConfig({ env: { DEV_MODE: 'true', CA_TYPE: 'step-ca' } }).caType, 'step-ca');
