@@ -9,6 +9,7 @@ import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { keyringFromSetting, Sealer } from './crypto/sealing';
 import { databaseRegistry } from './database/registry';
 import { SqlEscrowStore } from './escrow/sql-escrow-store';
+import { CredentialRegister } from './register/credential-register';
 import type { ActivityDeps } from './index';
 import { parsePlatformProfiles } from './index';
 import { withCallMetrics } from './metrics';
@@ -37,14 +38,18 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     const directory = await open(createAdapter(directoryRegistry, config, logger));
     const database = await open(createAdapter(databaseRegistry, config, logger));
     const escrow = await SqlEscrowStore.open(database, { keyring, logger: logger.child({ component: 'escrow' }) });
+    const register = await CredentialRegister.open(database, sealer);
     const notifier = createNotifier(config, logger);
+    const uem = directory && withCallMetrics('directory', directory, ['lookUp', 'listDevices', 'installProfile']);
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
-      directory: directory && withCallMetrics('directory', directory, ['lookUp']),
+      directory: uem,
+      inventory: uem,
       notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
       database,
       escrow,
+      register,
       sealer,
       keys: keySource(config, sealer, logger),
       validityDays: config.validityDays,

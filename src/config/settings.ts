@@ -156,7 +156,7 @@ export const SETTINGS = {
   uemOauthTokenUrl: setting({ env: 'UEM_OAUTH_TOKEN_URL', path: 'uem.oauth.tokenUrl', schema: optionalText, description: 'OAuth token URL for UEM (client credentials) instead of Basic auth.' }),
   uemOauthClientId: setting({ env: 'UEM_OAUTH_CLIENT_ID', path: 'uem.oauth.clientId', schema: optionalText, description: 'OAuth client id for UEM.' }),
   uemOauthClientSecret: setting({ env: 'UEM_OAUTH_CLIENT_SECRET', path: 'uem.oauth.clientSecret', schema: optionalText, description: 'OAuth client secret for UEM.', secret: true }),
-  uemApiVersion: setting({ env: 'UEM_API_VERSION', path: 'uem.apiVersion', schema: z.enum(['v1', 'v2']), default: 'v2', description: 'User look-up: v2 by UUID (email_address) or v1 by numeric id (email).' }),
+  uemApiVersion: setting({ env: 'UEM_API_VERSION', path: 'uem.apiVersion', schema: z.enum(['v1', 'v2']), default: 'v2', description: "User look-up, always by EnrollmentUserUUID: v2 reads the user by UUID first (2 calls); v1 first tries UEM's v1 record for the event's EnrollmentUserId and takes it only if it names the same UUID (1 call when it does). See docs/uem-rest-contract.md." }),
 
   // --- failure notification -------------------------------------------------------------------
   notifiers: setting({ env: 'NOTIFIERS', path: 'notify.types', schema: list.pipe(z.array(z.enum(['log', 'webhook', 'email'])).min(1)), default: 'log', description: 'Failure notifiers: any of log, webhook, email.' }),

@@ -11,6 +11,8 @@ export const NON_RETRYABLE_ERRORS = {
   UserHasNoEmail: 'UserHasNoEmail',
   /** The directory says the user does not exist. */
   UserNotFound: 'UserNotFound',
+  /** UEM refused to (re-)install a profile on a device: no such device or profile, or a bad request. */
+  ProfileInstallRejected: 'ProfileInstallRejected',
   /** The CA refused to issue (policy, bad request, revoked provisioner...). */
   CertificateRejected: 'CertificateRejected',
   /** The gateway refused us for good: our client certificate, a 4xx on the upload contract. */
@@ -26,7 +28,7 @@ export const NON_RETRYABLE_ERRORS = {
 } as const;
 
 export const RETRYABLE_ERRORS = {
-  /** The UEM REST API did not answer or answered 5xx/429. */
+  /** The UEM REST API did not answer or answered 5xx/429 (or its call budget is spent for now). */
   DirectoryUnavailable: 'DirectoryUnavailable',
   /** The CA did not answer or answered 5xx/429. */
   CaUnavailable: 'CaUnavailable',

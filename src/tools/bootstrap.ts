@@ -1,8 +1,10 @@
 /**
- * `npm run tools` (and the first step of `npm test`): make sure the Temporal CLI, the time-skipping
- * test server and step-ca are in the tool cache, building them from the registries if
- * not. Idempotent; prints what it does.
+ * `npm run tools` (and the first step of `npm test`): make sure the Debian packages the suite uses
+ * are installed (installing them when this process may), then that the Temporal CLI, the
+ * time-skipping test server and step-ca are in the tool cache, building them from the registries
+ * if not. Idempotent; prints what it does.
  */
+import { ensureDebianPackages } from './debian-packages';
 import { ToolUnavailable } from './go-tool';
 import { ensureStepCa } from './step-ca';
 import { ensureTemporalCli } from './temporal-cli';
@@ -16,8 +18,11 @@ export async function bootstrapTools(what: { temporalCli?: boolean; testServer?:
 }
 
 if (require.main === module) {
-  bootstrapTools().catch((err) => {
-    process.stderr.write(`\n${err instanceof ToolUnavailable ? err.message : (err as Error).stack}\n`);
-    process.exit(1);
-  });
+  // Packages first: the test server is resolved with Maven and runs on the JDK.
+  ensureDebianPackages('test')
+    .then(() => bootstrapTools())
+    .catch((err) => {
+      process.stderr.write(`\n${err instanceof ToolUnavailable ? err.message : (err as Error).stack}\n`);
+      process.exit(1);
+    });
 }

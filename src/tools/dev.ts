@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { ensureDebianPackages } from './debian-packages';
 import { ensureDevCredentials } from './dev-credentials';
 import { developmentSettings } from './dev-settings';
 import { ToolUnavailable } from './go-tool';
@@ -66,6 +67,7 @@ async function main(): Promise<void> {
     throw new Error(`port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use — is another dev stack running? Stop it, or change the ports (temporal-dev.yml, API_PORT, CEG_SIM_PORT, ...).`);
   }
 
+  await ensureDebianPackages('dev'); // OpenSSL: the CEG simulator checks every upload with it
   const temporal = await ensureTemporalCli();
   const creds = ensureDevCredentials(dataDir);
   // Development keys, PKI and DEV_MODE: only the dev stack fills these in (production processes

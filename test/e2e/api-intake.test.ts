@@ -32,7 +32,7 @@ import {
   type TestConfig,
 } from '../helpers/api-harness';
 
-const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');
+const SAMPLES = projectPath('test', 'fixtures', 'uem-events');
 
 interface WebhookBody {
   outcome: string;
@@ -55,10 +55,10 @@ describe('UEM webhook on the dev server', function () {
     this.timeout(180_000);
     env = await devServerEnv();
     testConfig = apiConfig();
-    activities = fakeActivities({
-      async uploadCredential(input) {
-        if (stuck.has(input.event.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
-        return { deliveredAt: new Date().toISOString(), alreadyPresent: false };
+    activities = fakeActivities(async () => Date.now(), {
+      async deliver(_kind, input) {
+        if (stuck.has(input.enrollment.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
+        return {};
       },
     });
     worker = await startWorker(env, testConfig.config.taskQueue, activities);
@@ -125,9 +125,9 @@ describe('UEM webhook on the dev server', function () {
       }
     });
 
-    it('every shared enrollment sample (JSON, XML, blank email, legacy date) is accepted and started', async () => {
+    it('every basic enrollment sample (JSON, XML, blank email, legacy date) is accepted and started', async () => {
       for (const file of ['enrollment-full.json', 'enrollment-blank-email.json', 'enrollment-legacy.xml', 'enrollment-legacy-date.json']) {
-        const answer = await postEvent(api.url, readFileSync(join(SHARED, file)), file.endsWith('.xml') ? 'application/xml' : 'application/json');
+        const answer = await postEvent(api.url, readFileSync(join(SAMPLES, file)), file.endsWith('.xml') ? 'application/xml' : 'application/json');
         assert.equal(answer.status, 202, `${file}: ${answer.text}`);
         assert.equal(body(answer).outcome, 'started', file);
         await handleOf(answer).result().catch(() => undefined);

@@ -44,14 +44,14 @@ describe('management API on the dev server', function () {
     this.timeout(180_000);
     env = await devServerEnv();
     testConfig = apiConfig();
-    const activities = fakeActivities({
-      async resolveUser(event) {
+    const activities = fakeActivities(async () => Date.now(), {
+      async identifyUser({ event }) {
         if (noEmail.has(event.enrollmentUserUuid)) throw nonRetryable('UserHasNoEmail', 'neither the event nor UEM has an email for this user');
         return { email: event.email ?? 'someone@example.test', source: 'event' };
       },
-      async uploadCredential(input) {
-        if (stuck.has(input.event.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
-        return { deliveredAt: new Date().toISOString(), alreadyPresent: false };
+      async deliver(_kind, input) {
+        if (stuck.has(input.enrollment.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
+        return {};
       },
     });
     worker = await startWorker(env, testConfig.config.taskQueue, activities);

@@ -132,7 +132,7 @@ describe('escrow store', function () {
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'escrow-sqlite-'));
     });
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
     const sqliteLocation = (file: string): Location => ({
       open: (keyring, options = {}) => SqliteEscrowStore.open({ file, keyring, logger, ...options }),

@@ -51,7 +51,7 @@ describe('lifecycle end to end (dev server, real activities, CEG simulator, Open
   });
   after(async () => {
     await stack?.stop();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   it('an enrollment ends Delivered with signing and encryption credentials at the gateway', async () => {

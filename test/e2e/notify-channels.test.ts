@@ -17,7 +17,7 @@ describe('failure notification through every configured channel', () => {
     smtp = await startSmtpServer();
   });
   afterEach(async () => {
-    await Promise.all([receiver.close(), smtp.close()]);
+    await Promise.all([receiver?.close(), smtp?.close()]);
   });
 
   const secret = 'e2e-webhook-secret';

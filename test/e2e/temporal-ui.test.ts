@@ -46,7 +46,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
   let api: string;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: run npm run tools, which installs Debian's chromium (or prints the apt-get command when it may not), or set CHROMIUM_PATH`);
     mkdirSync(SCREENSHOTS, { recursive: true });
     installTestRuntime();
     const uiPort = await freePort();

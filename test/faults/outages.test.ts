@@ -96,7 +96,7 @@ describe('fault: CA and gateway outages lasting days (time skipping)', function 
 
   afterEach(async () => {
     await sim?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function deliverThrough(outages: (t0: number) => { ca: Outage; gateway: Outage }): Promise<{ report: DeliveryReport; t0: number; tally: { ca: Tally; gateway: Tally }; issued: IssuedCertificateRecord[]; uploads: unknown[] }> {

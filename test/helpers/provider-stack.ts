@@ -17,6 +17,7 @@ import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
 import { SqliteDatabase } from '../../src/activities/database/sqlite-database';
 import { SqlEscrowStore, type EscrowStore } from '../../src/activities/escrow';
+import { CredentialRegister } from '../../src/activities/register/credential-register';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
 import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
@@ -74,6 +75,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
   const database = await SqliteDatabase.open({ file: join(dataDir, 'escrow.db'), logger });
   const escrow = await SqlEscrowStore.open(database, { keyring: sealingKeyring, logger });
+  const register = await CredentialRegister.open(database, new Sealer(sealingKeyring));
   const notices: FailureNotice[] = [];
   const logNotifier = new LogNotifier(logger);
   const recordingNotifier: Notifier = {
@@ -96,6 +98,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     revokeSigningOnCancel: true,
     database,
     escrow,
+    register,
     claimLeaseMs: 60 * 60_000,
     renewWithinMs: 30 * 24 * 60 * 60_000,
     ...options.overrides,

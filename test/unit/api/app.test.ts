@@ -39,7 +39,7 @@ import {
 } from '../../helpers/api-harness';
 import { OpenApiConformance, registeredRoutes } from './openapi-conformance';
 
-const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');
+const SAMPLES = projectPath('test', 'fixtures', 'uem-events');
 const OURS = projectPath('test', 'fixtures', 'uem');
 const fixture = (dir: string, file: string) => readFileSync(join(dir, file));
 const AN_ID = 'smime-b7e8f9a0-1c2d-4e3f-8a9b-0c1d2e3f4a5b-3f6c2d1e-8a4b-4c7d-9e0f-1a2b3c4d5e6f';
@@ -113,7 +113,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('POST with wrong credentials → 401 before the body is looked at (even if it is too large or not JSON)', async () => {
-      assertProblem(await webhook(fixture(SHARED, 'enrollment-full.json'), 'application/json', basic('uem-console', 'guess')), 401);
+      assertProblem(await webhook(fixture(SAMPLES, 'enrollment-full.json'), 'application/json', basic('uem-console', 'guess')), 401);
       assertProblem(await webhook(Buffer.alloc(100 * 1024, 'x'), 'text/plain', basic('nobody', 'x')), 401);
     });
   });
@@ -177,21 +177,21 @@ describe('API without Temporal (closed port)', function () {
 
   describe('webhook events that need no Temporal, and 503 for those that do', () => {
     it('an event the provider does not act on → 202 ignored', async () => {
-      const answer = await webhook(fixture(SHARED, 'compromised-status.json'));
+      const answer = await webhook(fixture(SAMPLES, 'compromised-status.json'));
       assert.equal(answer.status, 202);
       assert.deepEqual(answer.json, { outcome: 'ignored', eventType: 'Compromised Status Changed' });
     });
 
     it('a valid enrollment while Temporal is unreachable → 503 with Retry-After', async () => {
       const started = Date.now();
-      const answer = await webhook(fixture(SHARED, 'enrollment-full.json'));
+      const answer = await webhook(fixture(SAMPLES, 'enrollment-full.json'));
       assertProblem(answer, 503);
       assert.ok(Number(answer.headers.get('retry-after')) > 0);
       assert.ok(Date.now() - started < 10_000, 'answers within the Temporal deadline');
     });
 
     it('an unenrollment while Temporal is unreachable → 503 (UEM retries; the cancellation is not lost)', async () => {
-      assertProblem(await webhook(fixture(SHARED, 'break-mdm-no-spaces.json')), 503);
+      assertProblem(await webhook(fixture(SAMPLES, 'break-mdm-no-spaces.json')), 503);
       assertProblem(await webhook(fixture(OURS, 'xml-device-wipe.xml'), 'application/xml'), 503);
     });
   });
@@ -263,7 +263,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('logs one line per request with id, route, status and latency, and never an Authorization header or password', async () => {
-      await webhook(fixture(SHARED, 'compromised-status.json'));
+      await webhook(fixture(SAMPLES, 'compromised-status.json'));
       await call('GET', '/v1/enrollments/some-other-workflow', { headers: { Authorization: bearer(VIEWER_TOKEN) } });
       const requests = api.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.msg === 'request');
       const webhookLine = requests.find((l) => l.route === '/webhooks/uem' && l.status === 202);
@@ -279,7 +279,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('counts webhook events by type and outcome on /metrics', async () => {
-      await webhook(fixture(SHARED, 'compromised-status.json'));
+      await webhook(fixture(SAMPLES, 'compromised-status.json'));
       const answer = await call('GET', '/metrics');
       assert.equal(answer.status, 200);
       assert.match(answer.text, /smime_uem_events_received_total\{type="other",outcome="ignored"\} \d+/);

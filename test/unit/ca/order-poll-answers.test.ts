@@ -39,8 +39,8 @@ describe('order-and-poll adapter: reading answers', () => {
     received = [];
     ca = new OrderPollCa({ url, apiKey: 'secret-key', requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }) });
   });
-  afterEach(() => ca.close());
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterEach(() => ca?.close());
+  after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
 
   it('places the order with the idempotency key as externalId, the kind as usage and the API key header', async () => {

@@ -23,7 +23,7 @@ describe('certificate authority registry: order-poll', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'ca-registry-order-'));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   function config(overrides: Partial<Record<SettingName, string>>): Config {
     const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, caType: 'order-poll', caUrl: 'https://api.ca.example/', orderPollApiKey: 'key-123', ...overrides } });

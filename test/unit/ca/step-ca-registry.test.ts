@@ -36,7 +36,7 @@ describe('certificate authority registry: step-ca and embedded', () => {
     rootFile = join(dir, 'root.pem');
     execFileSync('openssl', ['req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'root.key'), '-out', rootFile, '-subj', '/CN=Registry Test Root', '-days', '1'], { stdio: 'ignore' });
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   function config(overrides: Partial<Record<SettingName, string>>): Config {
     const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, ...overrides } });

@@ -10,7 +10,7 @@ describe('WebhookNotifier', () => {
     receiver = await startHttpReceiver();
   });
   afterEach(async () => {
-    await receiver.close();
+    await receiver?.close();
   });
 
   const notifier = (extra: { hmacSecret?: string; timeoutMs?: number; path?: string } = {}) =>

@@ -40,12 +40,34 @@ describe('UEM simulator', function () {
   const get = (path: string, headers: Record<string, string>) => fetch(`${sim.url}${path}`, { headers });
   const goodHeaders = (version: number) => ({ Authorization: basic('api-user', 'api-Password'), 'aw-tenant-code': TENANT, Accept: `application/json;version=${version}` });
 
-  it('answers v2 by UUID with snake_case fields', async () => {
+  it('answers v2 by UUID with camelCase fields and no numeric id, as ReadEnrollmentUserV2Model', async () => {
     const response = await get('/api/system/users/AB12CD34-0000-4000-8000-000000000001', goodHeaders(2));
     assert.equal(response.status, 200);
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.email_address, 'user-ab12cd34@uem-sim.example.test');
+    assert.equal(body.emailAddress, 'user-ab12cd34@uem-sim.example.test');
+    assert.equal(body.userName, 'user-ab12cd34');
+    assert.equal(body.displayName, 'Sim User ab12cd34');
     assert.equal(body.uuid, 'ab12cd34-0000-4000-8000-000000000001');
+    assert.equal(body.email_address, undefined);
+    assert.equal(body.id, undefined);
+    assert.equal(body.Id, undefined);
+  });
+
+  it('a user read by UUID is found again by the v1 read of its id and by the v1 user search', async () => {
+    const uuid = 'cd34ab12-0000-4000-8000-000000000002';
+    await get(`/api/system/users/${uuid}`, goodHeaders(2));
+    const found = (await (await get('/api/system/users/search?username=user-cd34ab12', goodHeaders(1))).json()) as { Users: Array<{ Id: { Value: number }; Uuid: string }>; Total: number };
+    assert.equal(found.Total, 1);
+    assert.equal(found.Users[0]!.Uuid, uuid);
+    const byId = (await (await get(`/api/system/users/${found.Users[0]!.Id.Value}`, goodHeaders(1))).json()) as Record<string, unknown>;
+    assert.equal(byId.Uuid, uuid);
+    assert.equal(byId.Email, 'user-cd34ab12@uem-sim.example.test');
+  });
+
+  it('user search with no match answers 204 without a body', async () => {
+    const response = await get('/api/system/users/search?username=nobody-by-that-name', goodHeaders(1));
+    assert.equal(response.status, 204);
+    assert.equal(await response.text(), '');
   });
 
   it('answers v1 by numeric id with PascalCase fields', async () => {
@@ -58,7 +80,7 @@ describe('UEM simulator', function () {
   it('a fixture user may have an empty email, by UUID and by id', async () => {
     const v2 = (await (await get('/api/system/users/11111111-2222-4333-8444-555555555555', goodHeaders(2))).json()) as Record<string, unknown>;
     const v1 = (await (await get('/api/system/users/77', goodHeaders(1))).json()) as Record<string, unknown>;
-    assert.equal(v2.email_address, '');
+    assert.equal(v2.emailAddress, '');
     assert.equal(v1.Email, '');
   });
 
