@@ -25,7 +25,7 @@ interface View {
   enrollmentUserUuid?: string;
   deviceUuid?: string;
   status?: { stage: string; email?: string; credentials: { serial?: string }[] };
-  result?: { stage: string; email: string };
+  result?: { stage: string; email: string; credentials: { serial?: string }[] };
   failure?: { type: string; message: string; reason?: string; lastError?: { type?: string; message: string } };
   summary?: string;
 }
@@ -145,15 +145,15 @@ describe('management API on the dev server', function () {
     const open = enrollmentEvent({ email: 'mira.kovac@example.test' });
     stuck.add(open.enrollmentUserUuid);
     const { workflowId: openId } = (await call('POST', '/v1/enrollments', OPERATOR_TOKEN, startBody(open))).json as { workflowId: string };
-    const running = await until('the upload stage', async () => {
+    const running = await until('the status query with the address', async () => {
       const v = await view(openId, VIEWER_TOKEN);
-      return v.stage === 'Uploading' ? v : undefined;
+      return v.status?.email ? v : undefined;
     });
+    assert.equal(running.executionStatus, 'RUNNING');
     assert.equal(running.summary, undefined);
     assert.equal(running.status?.email, 'm***@example.test');
     assert.equal(running.enrollmentUserUuid, open.enrollmentUserUuid);
     assert.equal(running.deviceUuid, open.deviceUuid);
-    assert.ok(running.status?.credentials.some((c) => c.serial), 'serials are shown');
     assert.equal((await view(openId)).status?.email, 'mira.kovac@example.test', 'an operator sees the address');
     await env.client.workflow.getHandle(openId).terminate('test finished');
 
@@ -163,6 +163,7 @@ describe('management API on the dev server', function () {
     await env.client.workflow.getHandle(deliveredId).result();
     const report = await view(deliveredId, VIEWER_TOKEN);
     assert.equal(report.result?.email, 'm***@example.test');
+    assert.ok(report.result?.credentials.some((c) => c.serial), 'serials are shown');
     assert.ok(!JSON.stringify(report).includes('mira.kovac'), 'the address appears nowhere');
     assert.ok(!JSON.stringify(report).includes('mkovac') && !JSON.stringify(report).includes('Mira iPhone'), 'nor the user or device name');
 
