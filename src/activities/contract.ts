@@ -71,10 +71,17 @@ export type CredentialProgress =
   /** Another device of the user is issuing the shared credential right now. */
   | { kind: CredentialKind; state: 'waiting'; heldBy: string };
 
+/** What the register keeps of the device, for renewals and profile re-installs later. */
+export interface DeviceFacts {
+  deviceId?: string;
+  platform?: string;
+}
+
 export interface RequestCertificatesInput extends StepTiming {
   enrollment: EnrollmentRef;
   user: IdentifiedUser;
   credentials: CredentialPlan[];
+  device?: DeviceFacts;
 }
 
 export interface AwaitIssuanceInput extends StepTiming {
@@ -84,6 +91,7 @@ export interface AwaitIssuanceInput extends StepTiming {
   credentials: CredentialPlan[];
   /** How often the CA is asked during the first day of a wait (then at least hourly). */
   pollIntervalMs: number;
+  device?: DeviceFacts;
 }
 
 export interface DeliverCredentialsInput extends StepTiming {

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { assertConfigFor, type Config } from '../config';
 import type { Logger } from '../logging';
 import { closeAdapters, createAdapter } from './adapters';
-import { caRegistry } from './ca/registry';
+import { caRegistry, createCertificateChecks } from './ca/registry';
 import { gatewayRegistry } from './ceg/registry';
 import { KeyPool, onDemandKeys } from './crypto/key-pool';
 import { keyringFromSetting, Sealer } from './crypto/sealing';
@@ -34,6 +34,7 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
   };
   try {
     const ca = await open(createAdapter(caRegistry, config, logger));
+    const certificateChecks = createCertificateChecks(config, ca);
     const gateway = await open(createAdapter(gatewayRegistry, config, logger));
     const directory = await open(createAdapter(directoryRegistry, config, logger));
     const database = await open(createAdapter(databaseRegistry, config, logger));
@@ -43,10 +44,12 @@ export async function buildActivityDeps(config: Config, logger: Logger): Promise
     const uem = directory && withCallMetrics('directory', directory, ['lookUp', 'listDevices', 'installProfile']);
     return {
       ca: withCallMetrics('ca', ca, ['submit', 'poll', 'revoke'], { submit: (a: { status: string }) => a.status, poll: (a: { status: string }) => a.status }),
+      certificateChecks,
+      certificateProfile: config.certProfile,
       gateway: withCallMetrics('gateway', gateway, ['upload', 'delete'], { upload: (r: { alreadyPresent: boolean }) => (r.alreadyPresent ? 'already-present' : 'stored') }),
       directory: uem,
       inventory: uem,
-      notifier: withCallMetrics('notifier', notifier, ['notifyFailure']),
+      notifier: withCallMetrics('notifier', notifier, ['notifyFailure', 'notifyProfileReinstall']),
       database,
       escrow,
       register,

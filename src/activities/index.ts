@@ -6,7 +6,9 @@
  * The lean lifecycle (one activity per stage, for every credential kind at once) is in
  * ./lifecycle; the first lifecycle shape's activities, for runs started before it, in ./legacy.
  */
+import type { CertificateProfileName } from '../domain/certificate-profile';
 import type { CertificateAuthority } from './ca/certificate-authority';
+import type { IssuedCertificateCheck } from './ca/certificate-checks';
 import type { CredentialGateway } from './ceg/credential-gateway';
 import type { LifecycleActivities } from './contract';
 import type { KeySource } from './crypto/key-pool';
@@ -35,6 +37,10 @@ export type ProviderActivities = LifecycleActivities & LegacyProvisioningActivit
 
 export interface ActivityDeps {
   ca: CertificateAuthority;
+  /** What every certificate the CA returns must pass before it is packed and uploaded. */
+  certificateChecks: IssuedCertificateCheck;
+  /** The CA/B Forum S/MIME profile the CA is asked for (CERT_PROFILE). */
+  certificateProfile: CertificateProfileName;
   gateway: CredentialGateway;
   /** UEM's directory; absent when only the events' addresses are known (no UEM_API_URL). */
   directory?: UserDirectory;
@@ -67,7 +73,7 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
     identifyUser: (input) => attempt(input, 'identify the user', () => identifyUser(input.event, deps.directory)),
 
     requestCertificates: (input) =>
-      attempt(input, 'request the certificates', () => Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan })))),
+      attempt(input, 'request the certificates', () => Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device })))),
 
     awaitIssuance: (input) => awaitIssuance(deps, input),
 

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import { resolve } from 'node:path';
+import { isReservedSmimePolicy } from '../domain/certificate-profile';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { ConfigError, loadSettings, type LoadOptions } from './load';
 import { isLoopbackHost } from './loopback';
@@ -51,6 +52,13 @@ function crossChecks(s: Settings): string[] {
   };
   pair('temporalClientCert', 'temporalClientKey', 'the Temporal client certificate');
   pair('cegClientCertFile', 'cegClientKeyFile', 'the CEG client certificate');
+  if (s.certMinValidityDays >= s.validityDays) {
+    // Every certificate would be refused as too short-lived.
+    problems.push(`CERT_MIN_VALIDITY_DAYS: ${s.certMinValidityDays} must be below CERT_VALIDITY_DAYS (${s.validityDays})`);
+  }
+  for (const oid of s.certPolicyOids) {
+    if (isReservedSmimePolicy(oid)) problems.push(`CERT_POLICY_OIDS: ${oid} is a CA/B Forum reserved S/MIME policy; CERT_PROFILE chooses that one`);
+  }
   if (s.maxCachedWorkflows !== undefined && s.maxCachedWorkflows < s.maxConcurrentWorkflowTasks) {
     // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
     problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);

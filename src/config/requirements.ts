@@ -26,7 +26,8 @@ const REQUIREMENTS: readonly Requirement[] = [
   { roles: ['worker'], requires: ['sealingKeys'] },
   { roles: ['worker', 'api', 'tool'], requires: ['codecKeys'] },
   { roles: ['worker'], requires: ['caType'] },
-  { roles: ['worker'], when: is('caType', 'step-ca'), requires: ['caUrl', 'caRootFile', 'stepCaProvisioner', 'stepCaProvisionerKeyFile'] },
+  // The S/MIME BR: a subscriber certificate SHALL carry an HTTP CRL URL; step-ca's template writes CERT_CRL_URL.
+  { roles: ['worker'], when: is('caType', 'step-ca'), requires: ['caUrl', 'caRootFile', 'stepCaProvisioner', 'stepCaProvisionerKeyFile', 'certCrlUrl'] },
   { roles: ['worker'], when: is('caType', 'order-poll'), requires: ['caUrl', 'orderPollApiKey'] },
   { roles: ['worker'], when: is('gatewayType', 'ceg'), requires: ['cegUrl', 'cegClientCertFile', 'cegClientKeyFile', 'cegCaFile'] },
   { roles: ['worker'], when: is('gatewayType', 'uem-direct'), requires: ['uemApiUrl'] },
@@ -51,6 +52,9 @@ export function problemsFor(settings: Settings, role: ProcessRole): string[] {
   }
   if (role !== 'tool' && settings.uemApiUrl && !hasUemSignIn(settings)) {
     problems.push('UEM_API_USERNAME and UEM_API_PASSWORD (or UEM_OAUTH_TOKEN_URL, UEM_OAUTH_CLIENT_ID, UEM_OAUTH_CLIENT_SECRET): required when UEM_API_URL is set');
+  }
+  if (role === 'worker' && settings.caType === 'order-poll' && !settings.certTrustRootsFile && !settings.caRootFile) {
+    problems.push('CERT_TRUST_ROOTS_FILE: required when CA_TYPE=order-poll and CA_ROOT_FILE is empty (the root what the CA returns must chain to)');
   }
   if (role === 'worker' && settings.caType === 'embedded' && !settings.devMode) {
     problems.push('CA_TYPE: embedded is the development CA (keys in DATA_DIR); choose step-ca or order-poll, or set DEV_MODE=true for development and tests');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CERTIFICATE_PROFILES, OID_PATTERN } from '../domain/certificate-profile';
 import { parseDuration, SCHEDULE_NAMES } from '../domain/schedule';
 
 /**
@@ -49,6 +50,25 @@ const instant = z.string().transform((v, ctx) => {
   }
   return ms;
 });
+/** An absolute http: URL (the S/MIME BR want CRLs and CA certificates over plain HTTP), or unset. */
+const httpUrl = z
+  .string()
+  .optional()
+  .transform((v, ctx) => {
+    if (v === undefined || v.trim() === '') return undefined;
+    let url: URL;
+    try {
+      url = new URL(v.trim());
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'expected an absolute URL' });
+      return z.NEVER;
+    }
+    if (url.protocol !== 'http:') {
+      ctx.addIssue({ code: 'custom', message: 'expected an http: URL (relying parties fetch CRLs and CA certificates over plain HTTP; the content is signed)' });
+      return z.NEVER;
+    }
+    return url.href;
+  });
 /** A positive whole number, or unset/empty for the library's own default. */
 const optionalPositiveInt = z
   .string()
@@ -112,6 +132,13 @@ export const SETTINGS = {
   validityDays: setting({ env: 'CERT_VALIDITY_DAYS', path: 'keys.validityDays', schema: positiveInt.max(825, 'the CA/B Forum S/MIME limit is 825 days'), default: '365', description: 'Requested certificate lifetime in days (at most 825, the CA/B Forum S/MIME limit).' }),
   pkcs12DefaultProfile: setting({ env: 'PKCS12_PROFILE', path: 'pkcs12.defaultProfile', schema: z.enum(['legacy', 'modern']), default: 'legacy', description: 'PKCS#12 profile for platforms not listed in PKCS12_PLATFORM_PROFILES: legacy (3DES, SHA-1 MAC) or modern (AES-256, SHA-256).' }),
   pkcs12PlatformProfiles: setting({ env: 'PKCS12_PLATFORM_PROFILES', path: 'pkcs12.platformProfiles', schema: list, default: 'Apple:legacy,Android:legacy,WinRT:modern,Windows:modern', description: 'Per-platform PKCS#12 profile, platform:profile[,platform:profile] (platform as UEM names it).' }),
+  certProfile: setting({ env: 'CERT_PROFILE', path: 'certificates.profile', schema: z.enum(CERTIFICATE_PROFILES), default: 'mailbox-strict', description: 'CA/B Forum S/MIME profile asked for and checked: mailbox-strict (policy 2.23.140.1.5.1.3, EKU emailProtection only) or mailbox-multipurpose (2.23.140.1.5.1.2). Mailbox-validated: the subject holds the address only, never a display name.' }),
+  certPolicyOids: setting({ env: 'CERT_POLICY_OIDS', path: 'certificates.policyOids', schema: list.pipe(z.array(z.string().regex(OID_PATTERN, 'expected dotted object identifiers, e.g. 1.3.6.1.4.1.99999.1.2'))), default: '', description: 'Your organisation\'s own certificate policy OIDs (its CPS), after the reserved one: the embedded CA and the step-ca template add them, and every certificate a CA returns must carry them.' }),
+  certCrlUrl: setting({ env: 'CERT_CRL_URL', path: 'certificates.crlUrl', schema: httpUrl, description: 'HTTP URL of the CRL written into certificates (cRLDistributionPoints) by the embedded CA and the step-ca template. Required for step-ca; empty for the embedded CA: its repository (CA_REPOSITORY_PORT).' }),
+  certCaIssuersUrl: setting({ env: 'CERT_CA_ISSUERS_URL', path: 'certificates.caIssuersUrl', schema: httpUrl, description: 'HTTP URL of the issuing CA certificate (AIA caIssuers) written into certificates like CERT_CRL_URL. Empty for the embedded CA: its repository.' }),
+  certOcspUrl: setting({ env: 'CERT_OCSP_URL', path: 'certificates.ocspUrl', schema: httpUrl, description: 'HTTP URL of an OCSP responder (AIA ocsp), when the CA runs one. The embedded CA has none.' }),
+  certTrustRootsFile: setting({ env: 'CERT_TRUST_ROOTS_FILE', path: 'certificates.trustRootsFile', schema: optionalText, description: 'PEM bundle of the root(s) every certificate a CA returns must chain to (checked before delivery). Empty: CA_ROOT_FILE for step-ca and order-poll (one of the two is then required); the embedded CA\'s own root.' }),
+  certMinValidityDays: setting({ env: 'CERT_MIN_VALIDITY_DAYS', path: 'certificates.minValidityDays', schema: z.coerce.number().int().min(0).max(825), default: '30', description: 'A certificate a CA returns that expires sooner than this many days from now is refused (CertificateRejected); one valid longer than CERT_VALIDITY_DAYS (plus a day for backdating) likewise.' }),
   recipientCertFile: setting({ env: 'CEG_RECIPIENT_CERT', path: 'gateway.recipientCertFile', schema: optionalText, description: 'PEM certificate of the gateway: when set, each PKCS#12 password is also sent RSA-OAEP-SHA-256 encrypted to it.' }),
 
   // --- sealing (secrets inside workflow history) ------------------------------------------------
@@ -177,6 +204,7 @@ export const SETTINGS = {
   orderCaSimPort: setting({ env: 'ORDER_CA_SIM_PORT', path: 'peers.orderCaSim.port', schema: port, default: '8445', description: 'Order-and-poll CA simulator port (dev stack, CA_TYPE=order-poll).' }),
   orderCaSimIssueAfter: setting({ env: 'ORDER_CA_SIM_ISSUE_AFTER', path: 'peers.orderCaSim.issueAfter', schema: duration, default: '2m', description: 'Order-and-poll CA simulator: how long a new order stays pending.' }),
   orderCaSimRejectEmails: setting({ env: 'ORDER_CA_SIM_REJECT_EMAILS', path: 'peers.orderCaSim.rejectEmails', schema: list, default: '', description: 'Order-and-poll CA simulator: addresses or @domains whose orders are rejected.' }),
+  caRepositoryPort: setting({ env: 'CA_REPOSITORY_PORT', path: 'peers.caRepository.port', schema: port, default: '8446', description: 'Embedded CA repository (dev stack and tests): loopback HTTP port serving its CRLs and CA certificates, the URLs written into what it issues.' }),
   uemSimPort: setting({ env: 'UEM_SIM_PORT', path: 'peers.uemSim.port', schema: port, default: '8081', description: 'UEM simulator port (REST look-ups, direct upload).' }),
 } satisfies Record<string, Setting<any>>;
 

@@ -39,6 +39,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   const info = workflowInfo();
   const window = deliveryWindow(policy.schedule, Date.parse(event.eventTime), Date.now());
   const enrollment: EnrollmentRef = { workflowId: info.workflowId, runId: info.firstExecutionRunId, enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid };
+  const device = { deviceId: event.deviceId, platform: event.platform };
   const plans: CredentialPlan[] = policy.credentialKinds.map((kind) => ({ kind, sharedBy: (policy.sharedKinds ?? []).includes(kind) ? 'user' : 'device' }));
   const progress = new Progress(event, window, policy.credentialKinds);
   const retryNow = signalled();
@@ -92,7 +93,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     const unissued = plansFor(progress.kinds('unissued'));
     if (unissued.length === 0) return;
     const kinds = unissued.map((p) => p.kind).join(' and ');
-    const requested = await step('RequestingCertificate', 'requestCertificates', { enrollment, user, credentials: unissued }, `Request the ${kinds} certificate${unissued.length > 1 ? 's' : ''}`);
+    const requested = await step('RequestingCertificate', 'requestCertificates', { enrollment, user, credentials: unissued, device }, `Request the ${kinds} certificate${unissued.length > 1 ? 's' : ''}`);
     progress.record(requested);
     const waiting = requested.filter((p) => p.state !== 'issued');
     if (waiting.length > 0) await awaitIssuance(user, waiting);
@@ -109,7 +110,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       const summary = escrowWait ? 'Another device of the user is issuing the shared credential: look again' : `Ask the CA every ${formatDuration(policy.issuancePollIntervalMs)} until issued`;
       const call: StepCall = { summary, deadline: window.deadline, poll: { intervalMs: policy.issuancePollIntervalMs, firstDayUntil: escrowWait ? undefined : firstDayUntil, escrowWait }, wake: anyOf(issuedNow, retryNow) };
       try {
-        progress.record(await runStep('awaitIssuance', { enrollment, user, credentials, pollIntervalMs: policy.issuancePollIntervalMs }, call));
+        progress.record(await runStep('awaitIssuance', { enrollment, user, credentials, pollIntervalMs: policy.issuancePollIntervalMs, device }, call));
         return;
       } catch (err) {
         // The first day's asking ended (its schedule-to-close): go on asking hourly, to the deadline.

@@ -102,13 +102,14 @@ describe('management API on the dev server', function () {
     const event = enrollmentEvent();
     stuck.add(event.enrollmentUserUuid);
     const { workflowId } = (await call('POST', '/v1/enrollments', OPERATOR_TOKEN, startBody(event))).json as { workflowId: string };
-    const open = await until('the upload stage', async () => {
+    const open = await until('the wait for the next slot', async () => {
       const v = await view(workflowId);
-      return v.stage === 'Uploading' ? v : undefined;
+      return v.stage === 'WaitingToRetry' ? v : undefined;
     });
     assert.equal(open.executionStatus, 'RUNNING');
     assert.equal(open.attempt, 1);
-    assert.equal(open.status?.stage, 'Uploading');
+    assert.equal(open.status?.stage, 'WaitingToRetry');
+    assert.match(JSON.stringify(open.status), /GatewayUnavailable/);
     assert.equal(open.summary, 'S/MIME for mkovac (' + event.email + ') on Mira iPhone');
     assert.doesNotMatch(JSON.stringify(open), /sealed:/, 'no sealed secret in the view');
     await env.client.workflow.getHandle(workflowId).terminate('test finished');

@@ -16,7 +16,9 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
+import { CertificateChecks } from '../../src/activities/ca/certificate-checks';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../helpers/repository';
 import { OrderPollCa } from '../../src/activities/ca/order-poll';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
@@ -42,12 +44,13 @@ describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, r
   let sim: OrderCaSimulator;
   let adapter: OrderPollCa;
   let simClock = 0;
+  let issuer: EmbeddedCa;
 
   before(async function () {
     this.timeout(120_000);
     env = await createTimeSkippingEnv();
     dir = mkdtempSync(join(tmpdir(), 'order-poll-wf-'));
-    const issuer = await EmbeddedCa.open({ dir: join(dir, 'issuer'), pendingForMs: 0, logger });
+    issuer = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir, 'issuer'), pendingForMs: 0, logger });
     sim = await startOrderCaSimulator({ port: 0, apiKey: API_KEY, issueAfterMs: 3 * DAY_MS, now: () => simClock, issuer, logger });
     adapter = new OrderPollCa({ url: sim.url, apiKey: API_KEY, requestTimeoutMs: 5_000, logger });
   });
@@ -80,6 +83,8 @@ describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, r
     const real = createActivities({
       ca: clockedCa,
       validityDays: 365,
+      certificateChecks: new CertificateChecks({ profile: 'mailbox-strict', trustRootsPem: [issuer.rootCertificatePem], maxValidityDays: 365, minValidityDays: 30 }),
+      certificateProfile: 'mailbox-strict',
       keys: onDemandKeys({ algorithm: 'ec', rsaBits: 2048, ecCurve: 'P-256' }),
       escrow: await SqlEscrowStore.open(database, { keyring, logger }),
       register: await CredentialRegister.open(database, new Sealer(keyring)),

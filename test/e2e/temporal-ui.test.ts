@@ -109,7 +109,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
     await handle.result();
     const body = await openWorkflow(handle.workflowId, 'delivered');
     assert.match(body, /Completed/);
-    for (const activity of ['resolveUser', 'generateKeyPair', 'requestCertificate', 'encryptCredential', 'uploadCredential']) {
+    for (const activity of ['identifyUser', 'requestCertificates', 'deliverCredentials']) {
       assert.ok(body.includes(activity), `activity ${activity} shown`);
     }
     assert.ok(body.includes(event.enrollmentUserUuid) && body.includes('"deviceName": "Mira iPhone"'), 'input decoded through the codec endpoint');
@@ -126,7 +126,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
     await handle.result().catch(() => undefined);
     const body = await openWorkflow(handle.workflowId, 'failed');
     assert.match(body, /Failed/);
-    assert.ok(body.includes('resolveUser') && body.includes('notifyFailure'), 'the failing step and the notification are shown');
+    assert.ok(body.includes('identifyUser') && body.includes('notifyFailure'), 'the failing step and the notification are shown');
     const attributes = await searchAttributesTab('failed');
     assert.match(attributes, /"Stage": "Failed"/);
     assert.match(attributes, /"Attempt": 1/);

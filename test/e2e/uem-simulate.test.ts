@@ -96,7 +96,7 @@ describe('npm run simulate against the running stack', function () {
     assert.match(run.stdout, /^failed:\s+0$/m);
     assert.match(run.stderr, /via the management API/);
     assert.equal(lookedUp.length - before, 6, 'every blank-email user was looked up in the UEM simulator');
-    assert.ok(lookedUp.slice(before).every((email) => email.endsWith('@uem-sim.example.test')));
+    assert.ok(lookedUp.slice(before).every((email) => email.endsWith('@uem-sim.example.com')));
   });
 
   it('--wait without an API token follows the workflows through Temporal', async () => {

@@ -14,6 +14,7 @@ import { API_KEY_HEADER, errorSchema, ORDER_PRODUCT, orderSchema, ROUTES, type O
 import { CaHttp, excerpt, type CaHttpResponse } from './ca-http';
 import { parseJson } from '../transport';
 import { normalizeSerial, splitPemBundle } from '../crypto/certificate-info';
+import { DEFAULT_CERTIFICATE_PROFILE } from '../../domain/certificate-profile';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 
@@ -41,6 +42,7 @@ export class OrderPollCa implements CertificateAuthority {
       csr: request.csrPem,
       email: request.email,
       product: ORDER_PRODUCT,
+      profile: request.profile ?? DEFAULT_CERTIFICATE_PROFILE,
       usage: request.kind,
       validityDays: request.validityDays,
       externalId: request.idempotencyKey,

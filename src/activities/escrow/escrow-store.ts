@@ -65,6 +65,8 @@ export interface ClaimOptions {
    * is stored). Without it, any active credential is returned as is.
    */
   renewBefore?: Date | string;
+  /** Forced renewal: an active credential escrowed before this instant does not count as existing either. */
+  renewIssuedBefore?: Date | string;
 }
 
 export interface CredentialToStore {

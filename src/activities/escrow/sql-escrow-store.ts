@@ -164,12 +164,13 @@ export class SqlEscrowStore implements escrow.EscrowStore {
     escrow.checkOwner(owner);
     const leaseMs = escrow.checkLease(options.leaseMs);
     const renewBefore = escrow.renewBeforeMs(options.renewBefore);
+    const renewIssuedBefore = escrow.renewBeforeMs(options.renewIssuedBefore);
     const outcome = await this.#db.transaction(lockKeyOf(k), async (tx) => {
       const active = await tx.one<StoredRow>(this.#sql.active, keyParams(k));
       const open = await tx.one<ClaimRow>(this.#sql.openClaim, keyParams(k));
       const decision = decideClaim(
         { active: active && activeFacts(active), openClaim: open && claimFacts(open) },
-        { owner, nowMs: tx.nowMs, leaseMs, renewBeforeMs: renewBefore, waitPollMs: this.#options.waitPollMs },
+        { owner, nowMs: tx.nowMs, leaseMs, renewBeforeMs: renewBefore, renewIssuedBeforeMs: renewIssuedBefore, waitPollMs: this.#options.waitPollMs },
       );
       switch (decision.action) {
         case 'exists':
@@ -286,7 +287,7 @@ function keyParams(k: escrow.EscrowKey): [string, string, string] {
 }
 
 function activeFacts(row: StoredRow): ActiveFacts {
-  return { id: row.id, thumbprint: row.thumbprint, notAfterMs: Date.parse(row.notAfter) };
+  return { id: row.id, thumbprint: row.thumbprint, notAfterMs: Date.parse(row.notAfter), createdAtMs: Date.parse(row.createdAt) };
 }
 
 function claimFacts(row: ClaimRow): ClaimFacts {

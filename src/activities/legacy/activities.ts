@@ -8,8 +8,8 @@ import { createPrivateKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import { z } from 'zod';
 import type { IssuanceOutcome } from '../../domain/credentials';
-import { nonRetryable } from '../../domain/errors';
 import type { CaAnswer } from '../ca/certificate-authority';
+import type { CertificateExpectation, IssuedCertificateCheck } from '../ca/certificate-checks';
 import { certificateInfo, certificatePublicKeySha256 } from '../crypto/certificate-info';
 import { buildSmimeCsr } from '../crypto/csr';
 import { encryptForRecipient, randomPassword } from '../crypto/password';
@@ -54,13 +54,14 @@ export function createLegacyActivities(deps: ActivityDeps): Omit<LegacyProvision
         email: input.user.email,
         displayName: input.user.displayName,
         validityDays: deps.validityDays,
+        profile: deps.certificateProfile,
       });
-      return outcomeOf(answer, input.publicKeySha256, input.kind);
+      return outcomeOf(answer, deps.certificateChecks, { kind: input.kind, email: input.user.email, publicKeySha256: input.publicKeySha256 });
     },
 
-    async checkIssuance({ kind, requestId, publicKeySha256 }) {
+    async checkIssuance({ kind, requestId, publicKeySha256, email }) {
       const answer = await deps.ca.poll(requestId);
-      return outcomeOf(answer, publicKeySha256, kind);
+      return outcomeOf(answer, deps.certificateChecks, { kind, email, publicKeySha256 });
     },
 
     async encryptCredential({ kind, sealedPrivateKey, certificate, platform, friendlyName }) {
@@ -154,12 +155,10 @@ function keyAlgorithmOf(privateKeyPkcs8: Buffer): string {
   return key.asymmetricKeyType === 'rsa' ? `RSA-${details?.modulusLength}` : `EC-${details?.namedCurve}`;
 }
 
-async function outcomeOf(answer: CaAnswer, expectedKeySha256: string, kind: string): Promise<IssuanceOutcome> {
+/** A pending answer as it is; an issued one only after it passes every check (else `CertificateRejected`). */
+async function outcomeOf(answer: CaAnswer, checks: IssuedCertificateCheck, expected: CertificateExpectation): Promise<IssuanceOutcome> {
   if (answer.status === 'pending') return { status: 'pending', requestId: answer.requestId };
-  if (certificatePublicKeySha256(answer.certificatePem) !== expectedKeySha256) {
-    // A certificate for another key would be useless (and a sign of a CA-side mix-up).
-    throw nonRetryable('CertificateRejected', `the CA returned a ${kind} certificate for a different public key than the CSR's`);
-  }
+  await checks.check(answer, expected);
   return { status: 'issued', certificate: await certificateInfo(answer.certificatePem, answer.chainPem), requestId: answer.requestId };
 }
 

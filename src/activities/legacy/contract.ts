@@ -35,6 +35,8 @@ export interface CheckIssuanceInput {
   kind: CredentialKind;
   requestId: string;
   publicKeySha256: string;
+  /** The address the certificate must name (absent in polls scheduled by older workflow code). */
+  email?: string;
 }
 
 export interface EncryptCredentialInput {

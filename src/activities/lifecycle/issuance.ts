@@ -14,22 +14,24 @@
  *
  * Every certificate is checked before it is accepted (it carries the key we generated).
  */
-import { createPublicKey } from 'node:crypto';
 import { log } from '@temporalio/activity';
 import type { CertificateInfo } from '../../domain/credentials';
+import type { CertificateProfileName } from '../../domain/certificate-profile';
 import { nonRetryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { CaAnswer, CertificateAuthority } from '../ca/certificate-authority';
-import type { CertificateSummary, CredentialPlan, CredentialProgress, EnrollmentRef, IdentifiedUser } from '../contract';
-import { certificateInfo, certificatePublicKeySha256 } from '../crypto/certificate-info';
+import type { IssuedCertificateCheck } from '../ca/certificate-checks';
+import type { CertificateSummary, CredentialPlan, CredentialProgress, DeviceFacts, EnrollmentRef, IdentifiedUser } from '../contract';
+import { certificateInfo } from '../crypto/certificate-info';
 import { buildSmimeCsr } from '../crypto/csr';
 import type { KeySource } from '../crypto/key-pool';
-import { spkiSha256 } from '../crypto/keys';
 import { escrowScopeFor, type EscrowKey, type EscrowStore } from '../escrow/escrow-store';
 import type { CredentialRegister, RegisteredCredential } from '../register/credential-register';
 
 export interface IssuanceDeps {
   ca: CertificateAuthority;
+  certificateChecks: IssuedCertificateCheck;
+  certificateProfile: CertificateProfileName;
   escrow: EscrowStore;
   register: CredentialRegister;
   keys: KeySource;
@@ -43,6 +45,8 @@ export interface IssuanceRequest {
   enrollment: EnrollmentRef;
   user: IdentifiedUser;
   plan: CredentialPlan;
+  /** What the register keeps of the device for later (renewal). */
+  device?: DeviceFacts;
 }
 
 /** Stable for (workflow, first run, kind): the register row's key and the CA's idempotency key. */
@@ -88,7 +92,7 @@ export async function advance(deps: IssuanceDeps, request: IssuanceRequest): Pro
     await deps.register.markPending(requestKey, answer.requestId);
     return { kind: plan.kind, state: 'pending', requestId: answer.requestId };
   }
-  const certificate = await accept(withKey, answer);
+  const certificate = await accept(deps, request, withKey, answer);
   if (!claimId) {
     await deps.register.markIssued(requestKey, { certificate, caRequestId: answer.requestId });
     return issued(plan.kind, certificate);
@@ -113,6 +117,8 @@ async function ensureRow(deps: IssuanceDeps, request: IssuanceRequest, row: Regi
     runId: enrollment.runId,
     enrollmentUserUuid: enrollment.enrollmentUserUuid,
     deviceUuid: enrollment.deviceUuid,
+    deviceId: request.device?.deviceId,
+    platform: request.device?.platform,
     kind: plan.kind,
     email: user.email,
   };
@@ -120,7 +126,7 @@ async function ensureRow(deps: IssuanceDeps, request: IssuanceRequest, row: Regi
   const key = await deps.keys.take();
   const csrPem = await buildSmimeCsr(key, { email: user.email, displayName: user.displayName }, plan.kind);
   log.info('key pair and CSR made', { kind: plan.kind, keyAlgorithm: key.algorithm, fromPool: key.fromPool, publicKeySha256: key.publicKeySha256 });
-  return deps.register.begin({ ...base, csrPem, privateKeyPkcs8: key.privateKeyPkcs8 });
+  return deps.register.begin({ ...base, csrPem, publicKeySha256: key.publicKeySha256, privateKeyPkcs8: key.privateKeyPkcs8 });
 }
 
 function submit(deps: IssuanceDeps, request: IssuanceRequest, row: RegisteredCredential): Promise<CaAnswer> {
@@ -131,15 +137,17 @@ function submit(deps: IssuanceDeps, request: IssuanceRequest, row: RegisteredCre
     email: request.user.email,
     displayName: request.user.displayName,
     validityDays: deps.validityDays,
+    profile: deps.certificateProfile,
   });
 }
 
-/** The CA's certificate, checked: it must carry the key of our request (a mix-up at the CA must not reach a phone). */
-async function accept(row: RegisteredCredential, answer: Extract<CaAnswer, { status: 'issued' }>): Promise<CertificateInfo> {
-  const requested = spkiSha256(createPublicKey(row.csrPem!).export({ type: 'spki', format: 'der' }));
-  if (certificatePublicKeySha256(answer.certificatePem) !== requested) {
-    throw nonRetryable('CertificateRejected', `the CA returned a ${row.kind} certificate for a different public key than the CSR's`);
-  }
+/**
+ * The CA's certificate, checked before anything else happens to it: the key of our request, the
+ * user's address, key usage and EKU for the kind, the profile's policy, validity and a chain to the
+ * configured root (ca/certificate-checks.ts). A CA mix-up must not reach a phone.
+ */
+async function accept(deps: IssuanceDeps, request: IssuanceRequest, row: RegisteredCredential, answer: Extract<CaAnswer, { status: 'issued' }>): Promise<CertificateInfo> {
+  await deps.certificateChecks.check(answer, { kind: row.kind, email: request.user.email, publicKeySha256: row.publicKeySha256! });
   return certificateInfo(answer.certificatePem, answer.chainPem);
 }
 

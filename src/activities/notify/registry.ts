@@ -1,13 +1,14 @@
 /**
- * Failure notifiers, by the types listed in NOTIFIERS (settings checked by
+ * Notifiers (failed deliveries, and renewal batches whose devices need the S/MIME profile
+ * re-pushed), by the types listed in NOTIFIERS (settings checked by
  * src/config/requirements.ts); several may be chosen at once and are sent through together:
  *
  *   log      a structured log line (always available)
  *   webhook  a signed JSON POST (NOTIFY_WEBHOOK_URL, NOTIFY_WEBHOOK_SECRET)
  *   email    SMTP (NOTIFY_SMTP_URL, NOTIFY_SMTP_USER/PASSWORD, NOTIFY_EMAIL_FROM, NOTIFY_EMAIL_TO)
  *
- * The workflow builds the notice without the Temporal UI link (it does not know the UI's address);
- * the notifier built here fills it in.
+ * The workflow builds each notice without the Temporal UI link (it does not know the UI's
+ * address); the notifier built here fills it in.
  */
 import { ConfigError, SETTINGS, type Config, type SettingName } from '../../config';
 import type { Logger } from '../../logging';
@@ -15,7 +16,7 @@ import { defineRegistry, settingValue, type AdapterContext } from '../adapters';
 import { EmailNotifier } from './email-notifier';
 import { FanOutNotifier } from './fan-out';
 import { LogNotifier } from './log-notifier';
-import type { FailureNotice, Notifier } from './notifier';
+import type { FailureNotice, Notifier, ProfileReinstallNotice } from './notifier';
 import { WebhookNotifier } from './webhook-notifier';
 
 /**
@@ -67,10 +68,12 @@ export function createNotifier(config: Config, logger: Logger): Notifier {
     notifiers.push(factory(context));
   }
   const fanOut = new FanOutNotifier(notifiers, { logger });
-  const link = (notice: FailureNotice) => workflowUrl(config.uiUrl, config.temporalNamespace, notice.workflowId, notice.runId);
+  const linked = <N extends FailureNotice | ProfileReinstallNotice>(notice: N): N =>
+    notice.workflowUrl ? notice : { ...notice, workflowUrl: workflowUrl(config.uiUrl, config.temporalNamespace, notice.workflowId, notice.runId) };
   return {
     type: fanOut.type,
-    notifyFailure: (notice) => fanOut.notifyFailure(notice.workflowUrl ? notice : { ...notice, workflowUrl: link(notice) }),
+    notifyFailure: (notice) => fanOut.notifyFailure(linked(notice)),
+    notifyProfileReinstall: (notice) => fanOut.notifyProfileReinstall(linked(notice)),
   };
 }
 

@@ -35,6 +35,9 @@ export interface RegisteredCredential {
   runId: string;
   enrollmentUserUuid: string;
   deviceUuid: string;
+  /** UEM's numeric device id and platform, as the enrollment named them (renewal reuses them). */
+  deviceId?: string;
+  platform?: string;
   kind: CredentialKind;
   email: string;
   state: RegisterState;
@@ -43,6 +46,8 @@ export interface RegisteredCredential {
   /** The user's escrowed credential this device receives (shared kinds). */
   escrowId?: string;
   csrPem?: string;
+  /** Hex SHA-256 of the SubjectPublicKeyInfo of the key made for the request. */
+  publicKeySha256?: string;
   certificate?: CertificateInfo;
   serialNumber?: string;
   thumbprintSha256?: string;
@@ -64,9 +69,12 @@ export interface NewRequest {
   runId: string;
   enrollmentUserUuid: string;
   deviceUuid: string;
+  deviceId?: string;
+  platform?: string;
   kind: CredentialKind;
   email: string;
   csrPem?: string;
+  publicKeySha256?: string;
   /** PKCS#8 DER of a key made for this request (device credentials, or a shared one being issued). */
   privateKeyPkcs8?: Buffer;
 }
@@ -89,6 +97,8 @@ const MIGRATIONS = [
     run_id               {text} NOT NULL,
     enrollment_user_uuid {text} NOT NULL,
     device_uuid          {text} NOT NULL,
+    device_id            {text},
+    platform             {text},
     kind                 {text} NOT NULL CHECK (kind IN ('signing', 'encryption')),
     email                {text} NOT NULL,
     state                {text} NOT NULL CHECK (state IN ('requested', 'pending', 'issued', 'active', 'superseded', 'revoked', 'removed', 'abandoned')),
@@ -96,6 +106,7 @@ const MIGRATIONS = [
     ca_request_id        {text},
     escrow_id            {text},
     csr_pem              {text},
+    public_key_sha256    {text},
     certificate_json     {text},
     serial               {text},
     thumbprint           {text},
@@ -112,13 +123,40 @@ const MIGRATIONS = [
   CREATE INDEX credentials_by_device ON credentials (device_uuid, seq);
   CREATE INDEX credentials_by_user ON credentials (enrollment_user_uuid, seq);
   CREATE INDEX credentials_by_expiry ON credentials (state, not_after);
+
+  CREATE TABLE inventory_scans (
+    scan_id              {text} NOT NULL,
+    device_uuid          {text} NOT NULL,
+    PRIMARY KEY (scan_id, device_uuid)
+  ){strict};
   `),
 ];
 
+/** A page of devices holding active credentials; `nextAfter` is the cursor of the next page, absent on the last. */
+export interface HeldPage {
+  devices: HeldDevice[];
+  nextAfter?: number;
+}
+
+/** A device holding an active credential, as the fleet sweeps see it (no certificate, no key). */
+export interface HeldDevice {
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  /** The provisioning run that delivered the device's (newest) active credential. */
+  workflowId: string;
+  runId: string;
+  /** The earliest notAfter of the device's active credentials. */
+  notAfter?: string;
+  deviceId?: string;
+  platform?: string;
+  seq: number;
+}
+
 const COLUMNS = `
   id, request_key AS "requestKey", workflow_id AS "workflowId", run_id AS "runId",
-  enrollment_user_uuid AS "enrollmentUserUuid", device_uuid AS "deviceUuid", kind, email, state,
+  enrollment_user_uuid AS "enrollmentUserUuid", device_uuid AS "deviceUuid", device_id AS "deviceId", platform, kind, email, state,
   state_reason AS "stateReason", ca_request_id AS "caRequestId", escrow_id AS "escrowId", csr_pem AS "csrPem",
+  public_key_sha256 AS "publicKeySha256",
   certificate_json AS "certificateJson", serial, thumbprint, not_after AS "notAfter", gateway,
   delivered_at AS "deliveredAt", pkcs12_profile AS "pkcs12Profile", created_at AS "createdAt",
   updated_at AS "updatedAt", key_ciphertext AS "keyCiphertext", dek_wrapped AS "dekWrapped", seq`;
@@ -130,6 +168,8 @@ interface Row {
   runId: string;
   enrollmentUserUuid: string;
   deviceUuid: string;
+  deviceId: string | null;
+  platform: string | null;
   kind: CredentialKind;
   email: string;
   state: RegisterState;
@@ -137,6 +177,7 @@ interface Row {
   caRequestId: string | null;
   escrowId: string | null;
   csrPem: string | null;
+  publicKeySha256: string | null;
   certificateJson: string | null;
   serial: string | null;
   thumbprint: string | null;
@@ -177,9 +218,25 @@ export class CredentialRegister {
       if (existing) return toCredential(existing);
       const now = new Date(tx.nowMs).toISOString();
       await tx.run(
-        `INSERT INTO credentials (id, request_key, workflow_id, run_id, enrollment_user_uuid, device_uuid, kind, email, state, csr_pem, key_ciphertext, dek_wrapped, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'requested', $9, $10, $11, $12, $12)`,
-        [id, request.requestKey, request.workflowId, request.runId, request.enrollmentUserUuid, request.deviceUuid, request.kind, request.email, request.csrPem ?? null, encrypted?.keyCiphertext ?? null, encrypted?.wrappedDataKey ?? null, now],
+        `INSERT INTO credentials (id, request_key, workflow_id, run_id, enrollment_user_uuid, device_uuid, device_id, platform, kind, email, state, csr_pem, public_key_sha256, key_ciphertext, dek_wrapped, created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'requested', $11, $12, $13, $14, $15, $15)`,
+        [
+          id,
+          request.requestKey,
+          request.workflowId,
+          request.runId,
+          request.enrollmentUserUuid,
+          request.deviceUuid,
+          request.deviceId ?? null,
+          request.platform ?? null,
+          request.kind,
+          request.email,
+          request.csrPem ?? null,
+          request.publicKeySha256 ?? null,
+          encrypted?.keyCiphertext ?? null,
+          encrypted?.wrappedDataKey ?? null,
+          now,
+        ],
       );
       return toCredential((await tx.one<Row>(`SELECT ${COLUMNS} FROM credentials WHERE id = $1`, [id]))!);
     });
@@ -267,6 +324,66 @@ export class CredentialRegister {
     return { items: rows.map(toCredential), last: rows.length === page.size ? rows[rows.length - 1]!.seq : undefined };
   }
 
+  /** Of these devices, those holding an active credential. */
+  async devicesHoldingActive(deviceUuids: readonly string[]): Promise<Set<string>> {
+    if (deviceUuids.length === 0) return new Set();
+    const placeholders = deviceUuids.map((_, i) => `$${i + 1}`).join(', ');
+    const rows = await this.db.all<{ deviceUuid: string }>(`SELECT DISTINCT device_uuid AS "deviceUuid" FROM credentials WHERE state = 'active' AND device_uuid IN (${placeholders})`, deviceUuids);
+    return new Set(rows.map((r) => r.deviceUuid));
+  }
+
+  /** A reconciliation's scan saw these devices in UEM. */
+  async markSeen(scanId: string, deviceUuids: readonly string[]): Promise<void> {
+    if (deviceUuids.length === 0) return;
+    await this.db.transaction(undefined, async (tx) => {
+      for (const deviceUuid of deviceUuids) await tx.run('INSERT INTO inventory_scans (scan_id, device_uuid) VALUES ($1, $2) ON CONFLICT DO NOTHING', [scanId, deviceUuid]);
+    });
+  }
+
+  async forgetScan(scanId: string): Promise<void> {
+    await this.db.run('DELETE FROM inventory_scans WHERE scan_id = $1', [scanId]);
+  }
+
+  /** A page of devices holding an active credential that the scan did not see in UEM. */
+  async unseenHolders(scanId: string, page: { after: number; limit: number }): Promise<HeldPage> {
+    return this.held(
+      `AND NOT EXISTS (SELECT 1 FROM inventory_scans s WHERE s.scan_id = $1 AND s.device_uuid = c.device_uuid)`,
+      [scanId],
+      page,
+    );
+  }
+
+  /** A page of devices holding an active credential that expires before `before`, optionally of one device or user. */
+  async expiringHolders(before: string, scope: { deviceUuid?: string; userUuid?: string; issuedBefore?: string }, page: { after: number; limit: number }): Promise<HeldPage> {
+    const clauses = ['AND c.not_after < $1'];
+    const params: unknown[] = [before];
+    if (scope.deviceUuid) clauses.push(`AND c.device_uuid = $${params.push(scope.deviceUuid)}`);
+    if (scope.userUuid) clauses.push(`AND c.enrollment_user_uuid = $${params.push(scope.userUuid)}`);
+    if (scope.issuedBefore) clauses.push(`AND c.delivered_at < $${params.push(scope.issuedBefore)}`);
+    return this.held(clauses.join(' '), params, page);
+  }
+
+  /** Active credentials matching `where` (params $1…), grouped by device, in `seq` order after the cursor. */
+  private async held(where: string, params: unknown[], page: { after: number; limit: number }): Promise<HeldPage> {
+    const after = `$${params.length + 1}`;
+    const limit = `$${params.length + 2}`;
+    const rows = await this.db.all<{ enrollmentUserUuid: string; deviceUuid: string; workflowId: string; runId: string; notAfter: string | null; deviceId: string | null; platform: string | null; seq: number }>(
+      `SELECT c.enrollment_user_uuid AS "enrollmentUserUuid", c.device_uuid AS "deviceUuid", c.workflow_id AS "workflowId", c.run_id AS "runId", c.not_after AS "notAfter",
+              c.device_id AS "deviceId", c.platform, c.seq
+       FROM credentials c WHERE c.state = 'active' ${where} AND c.seq > ${after} ORDER BY c.seq LIMIT ${limit}`,
+      [...params, page.after, page.limit],
+    );
+    const byDevice = new Map<string, HeldDevice>();
+    for (const row of rows) {
+      const key = `${row.enrollmentUserUuid}/${row.deviceUuid}`;
+      const known = byDevice.get(key);
+      const notAfter = row.notAfter ?? undefined;
+      if (!known) byDevice.set(key, { ...row, notAfter, deviceId: row.deviceId ?? undefined, platform: row.platform ?? undefined });
+      else Object.assign(known, { seq: row.seq, workflowId: row.workflowId, runId: row.runId, notAfter: notAfter && (!known.notAfter || notAfter < known.notAfter) ? notAfter : known.notAfter });
+    }
+    return { devices: [...byDevice.values()], nextAfter: rows.length === page.limit ? rows[rows.length - 1]!.seq : undefined };
+  }
+
   /** How many active credentials expire before `before` (the expiry gauge). */
   async countActiveExpiringBefore(before: string): Promise<number> {
     const row = await this.db.one<{ n: number }>("SELECT count(*) AS n FROM credentials WHERE state = 'active' AND not_after < $1", [before]);
@@ -294,12 +411,15 @@ function toCredential(row: Row): RegisteredCredential {
     runId: row.runId,
     enrollmentUserUuid: row.enrollmentUserUuid,
     deviceUuid: row.deviceUuid,
+    deviceId: optional(row.deviceId),
+    platform: optional(row.platform),
     kind: row.kind,
     email: row.email,
     state: row.state,
     caRequestId: optional(row.caRequestId),
     escrowId: optional(row.escrowId),
     csrPem: optional(row.csrPem),
+    publicKeySha256: optional(row.publicKeySha256),
     certificate,
     serialNumber: optional(row.serial),
     thumbprintSha256: optional(row.thumbprint),

@@ -15,7 +15,11 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { UUID_PATTERN } from '../../domain/enrollment';
 
-export const SIM_EMAIL_DOMAIN = 'uem-sim.example.test';
+/**
+ * Under example.com (RFC 2606), not .test: .test is not a public suffix, and the S/MIME linters
+ * report an address there as an internal name — the dev stack's certificates should lint clean.
+ */
+export const SIM_EMAIL_DOMAIN = 'uem-sim.example.com';
 /** UEM's ids are 32-bit signed integers. */
 export const MAX_UEM_ID = 2_147_483_647;
 
@@ -60,7 +64,7 @@ interface Fault {
   retryAfterSeconds?: number;
 }
 
-/** The synthetic user for a UUID: email `user-<first 8 hex>@uem-sim.example.test`. */
+/** The synthetic user for a UUID: email `user-<first 8 hex>@uem-sim.example.com`. */
 export function syntheticUserForUuid(uuid: string): SimUserRecord {
   const lower = uuid.toLowerCase();
   const short = lower.slice(0, 8);
@@ -75,7 +79,7 @@ export function syntheticUserForUuid(uuid: string): SimUserRecord {
   };
 }
 
-/** The synthetic user for a numeric id (v1): email `user-<id>@uem-sim.example.test`, UUID derived from the id. */
+/** The synthetic user for a numeric id (v1): email `user-<id>@uem-sim.example.com`, UUID derived from the id. */
 export function syntheticUserForId(id: string): SimUserRecord {
   const hex = createHash('sha256').update(`uem-sim-user:${id}`).digest('hex');
   const uuid = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;

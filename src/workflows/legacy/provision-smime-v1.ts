@@ -287,7 +287,7 @@ export async function provisionSmimeV1(input: ProvisionInput): Promise<DeliveryR
     const { kind, requestId, prepared } = credential;
     const outcome = await activities.checkIssuance.executeWithOptions(
       { summary: `${kind}: ask the CA about request ${requestId}` },
-      [{ kind, requestId: requestId!, publicKeySha256: prepared!.publicKeySha256 }],
+      [{ kind, requestId: requestId!, publicKeySha256: prepared!.publicKeySha256, email: user?.email }],
     );
     if (outcome.status === 'issued') credential.certificate = outcome.certificate;
   }

@@ -26,7 +26,7 @@ describe('certificate authority registry: order-poll', () => {
   after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   function config(overrides: Partial<Record<SettingName, string>>): Config {
-    const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, caType: 'order-poll', caUrl: 'https://api.ca.example/', orderPollApiKey: 'key-123', ...overrides } });
+    const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, caType: 'order-poll', caUrl: 'https://api.ca.example/', orderPollApiKey: 'key-123', certTrustRootsFile: 'roots.pem', ...overrides } });
     return { ...settings, dataDirAbsolute: resolve(settings.dataDir) };
   }
 

@@ -53,7 +53,7 @@ describe('step-ca adapter: typing of answers', () => {
     answers = {};
     seen = [];
     const jwk = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
-    ca = await StepCa.create({ url, provisionerName: 'p', provisionerJwk: jwk, ledgerDir: join(dir, `ledger-${Date.now()}-${Math.random()}`), requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }) });
+    ca = await StepCa.create({ url, provisionerName: 'p', provisionerJwk: jwk, ledgerDir: join(dir, `ledger-${Date.now()}-${Math.random()}`), requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }), publication: { crl: 'http://pki.example.com/smime.crl' } });
   });
   afterEach(() => ca?.close());
   after(async () => {

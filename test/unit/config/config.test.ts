@@ -119,6 +119,30 @@ describe('configuration', () => {
     assert.deepEqual(problems('api').map((p) => p.split(':')[0]), ['CODEC_KEYS']);
   });
 
+  it('requires the S/MIME BR publication and trust settings a CA type needs', () => {
+    assert.throws(() => loadConfig({ env: { CA_TYPE: 'step-ca' }, role: 'worker' }), (err: unknown) => err instanceof ConfigError && /CERT_CRL_URL: required/.test(err.message));
+    assert.throws(() => loadConfig({ env: { CA_TYPE: 'order-poll', CA_URL: 'https://api.ca.example', ORDER_CA_API_KEY: 'k' }, role: 'worker' }), (err: unknown) => err instanceof ConfigError && /CERT_TRUST_ROOTS_FILE: required/.test(err.message));
+    const orderPoll = loadConfig({ env: { CA_TYPE: 'order-poll', CA_URL: 'https://api.ca.example', ORDER_CA_API_KEY: 'k', CA_ROOT_FILE: '/etc/ssl/ca.pem' } });
+    assert.equal(orderPoll.certTrustRootsFile, undefined, 'CA_ROOT_FILE stands in for it');
+  });
+
+  it('takes the certificate profile, organisation OIDs and http: URLs, and refuses anything else', () => {
+    const config = loadConfig({ env: { CERT_PROFILE: 'mailbox-multipurpose', CERT_POLICY_OIDS: '1.3.6.1.4.1.99999.1.2, 1.3.6.1.4.1.99999.1.3', CERT_CRL_URL: 'http://pki.example.com/a.crl' } });
+    assert.equal(config.certProfile, 'mailbox-multipurpose');
+    assert.deepEqual(config.certPolicyOids, ['1.3.6.1.4.1.99999.1.2', '1.3.6.1.4.1.99999.1.3']);
+    assert.equal(config.certCrlUrl, 'http://pki.example.com/a.crl');
+    for (const [env, key] of [
+      [{ CERT_PROFILE: 'mailbox-legacy' }, 'CERT_PROFILE'],
+      [{ CERT_POLICY_OIDS: 'not-an-oid' }, 'CERT_POLICY_OIDS'],
+      [{ CERT_POLICY_OIDS: '2.23.140.1.5.1.3' }, 'CERT_POLICY_OIDS'],
+      [{ CERT_CRL_URL: 'https://pki.example.com/a.crl' }, 'CERT_CRL_URL'],
+      [{ CERT_CA_ISSUERS_URL: 'ldap://pki.example.com/' }, 'CERT_CA_ISSUERS_URL'],
+      [{ CERT_VALIDITY_DAYS: '30', CERT_MIN_VALIDITY_DAYS: '30' }, 'CERT_MIN_VALIDITY_DAYS'],
+    ] as const) {
+      assert.throws(() => loadConfig({ env }), (err: unknown) => err instanceof ConfigError && err.message.includes(key), key);
+    }
+  });
+
   it('reads a YAML file, and the environment wins over it', () => {
     const dir = mkdtempSync(join(tmpdir(), 'config-'));
     try {

@@ -75,7 +75,7 @@ describe('UemRestDirectory against the UEM simulator', function () {
     const uuid = '0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d';
     const first = await directory().lookUp({ enrollmentUserUuid: uuid });
     const again = await directory().lookUp({ enrollmentUserUuid: uuid });
-    assert.equal(first.email, 'user-0a1b2c3d@uem-sim.example.test');
+    assert.equal(first.email, 'user-0a1b2c3d@uem-sim.example.com');
     assert.match(first.enrollmentUserId ?? '', /^\d+$/);
     assert.deepEqual(first, again);
   });
@@ -94,7 +94,7 @@ describe('UemRestDirectory against the UEM simulator', function () {
     assert.equal(forged.result.enrollmentUserId, '318');
     assert.deepEqual(forged.requests.map((r) => r.path), ['/api/system/users/319', `/api/system/users/${MIRA}`, '/api/system/users/search']);
     const none = await requestsOf(() => directory({ apiVersion: 'v1' }).lookUp({ enrollmentUserUuid: '0a1b2c3d-4e5f-4a6b-8c7d-8e9f0a1b2c3d' }));
-    assert.equal(none.result.email, 'user-0a1b2c3d@uem-sim.example.test');
+    assert.equal(none.result.email, 'user-0a1b2c3d@uem-sim.example.com');
     assert.equal(none.requests[0]!.accept, 'application/json;version=2');
   });
 

@@ -59,7 +59,7 @@ describe('UEM simulator admin routes', function () {
     it('a synthetic user only borrows an id: a described user may take it', async () => {
       const uuid = randomUUID();
       const synthetic = (await (await api('/api/system/users/73003')).json()) as Record<string, unknown>;
-      assert.equal(synthetic.Email, 'user-73003@uem-sim.example.test');
+      assert.equal(synthetic.Email, 'user-73003@uem-sim.example.com');
       assert.equal((await post('/users', [{ uuid, id: 73_003, email: 'owner@example.test' }])).status, 201);
       assert.equal(((await (await api('/api/system/users/73003')).json()) as Record<string, unknown>).Uuid, uuid);
     });

@@ -44,7 +44,7 @@ describe('UEM simulator', function () {
     const response = await get('/api/system/users/AB12CD34-0000-4000-8000-000000000001', goodHeaders(2));
     assert.equal(response.status, 200);
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.emailAddress, 'user-ab12cd34@uem-sim.example.test');
+    assert.equal(body.emailAddress, 'user-ab12cd34@uem-sim.example.com');
     assert.equal(body.userName, 'user-ab12cd34');
     assert.equal(body.displayName, 'Sim User ab12cd34');
     assert.equal(body.uuid, 'ab12cd34-0000-4000-8000-000000000001');
@@ -61,7 +61,7 @@ describe('UEM simulator', function () {
     assert.equal(found.Users[0]!.Uuid, uuid);
     const byId = (await (await get(`/api/system/users/${found.Users[0]!.Id.Value}`, goodHeaders(1))).json()) as Record<string, unknown>;
     assert.equal(byId.Uuid, uuid);
-    assert.equal(byId.Email, 'user-cd34ab12@uem-sim.example.test');
+    assert.equal(byId.Email, 'user-cd34ab12@uem-sim.example.com');
   });
 
   it('user search with no match answers 204 without a body', async () => {
@@ -73,7 +73,7 @@ describe('UEM simulator', function () {
   it('answers v1 by numeric id with PascalCase fields', async () => {
     const response = await get('/api/system/users/4711', goodHeaders(1));
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.Email, 'user-4711@uem-sim.example.test');
+    assert.equal(body.Email, 'user-4711@uem-sim.example.com');
     assert.deepEqual(body.Id, { Value: 4711 });
   });
 
@@ -204,7 +204,7 @@ describe('UEM simulator: direct S/MIME upload (uploadsmimecerts)', function () {
   });
 
   it('a synthetic user (no fixture) takes a certificate for an address in the simulator\'s domain, and refuses any other', async () => {
-    const inDomain = await opensslCredential(work.path, { email: 'user-0a1b2c3d@uem-sim.example.test' });
+    const inDomain = await opensslCredential(work.path, { email: 'user-0a1b2c3d@uem-sim.example.com' });
     assert.equal((await post(9001, JSON.stringify({ Signing: object(inDomain) }))).status, 200);
     assert.match((await refusal(await post(9001, JSON.stringify({ Signing: object(signing) })))).message, /email address does not match/);
   });
@@ -217,7 +217,7 @@ describe('UEM simulator: direct S/MIME upload (uploadsmimecerts)', function () {
 describe('UEM simulator users and events', () => {
   it('synthetic users are stable and derive their email from the UUID or id', () => {
     assert.deepEqual(syntheticUserForUuid('ABCDEF01-0000-4000-8000-000000000000'), syntheticUserForUuid('abcdef01-0000-4000-8000-000000000000'));
-    assert.equal(syntheticUserForId('9').email, 'user-9@uem-sim.example.test');
+    assert.equal(syntheticUserForId('9').email, 'user-9@uem-sim.example.com');
     assert.match(syntheticUserForId('9').uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
     const directory = new SimUserDirectory([{ uuid: 'abcdef01-0000-4000-8000-000000000000', status: 404 }]);
     assert.deepEqual(directory.lookUpByUuid('ABCDEF01-0000-4000-8000-000000000000'), { status: 404 });
