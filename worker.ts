@@ -13,7 +13,8 @@ import { buildActivityDeps, closeActivityDeps } from './src/activities/deps';
 import { loadConfigOrExit, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
-import { codecKeyring, providerDataConverter } from './src/temporal/data-converter';
+import { refuseUnencryptedActivities } from './src/temporal/activity-interceptors';
+import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from './src/temporal/data-converter';
 import { installRuntime } from './src/temporal/runtime';
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
@@ -28,7 +29,9 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('./src/workflows'),
       activities,
-      dataConverter: providerDataConverter(codecKeyring(config)),
+      dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)),
+      // The worker trusts only what it encrypted: refused payloads fail the run (src/temporal/refused-payload.ts).
+      interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES, activity: [refuseUnencryptedActivities] },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, SETTINGS, type Config, type SettingName } from '../config';
+import { isLoopbackHost } from '../config/loopback';
 import { settingValue } from './adapters';
 
 /** The text of the file a setting names. */
@@ -49,7 +50,4 @@ export function validatedUrl(config: Config, name: SettingName, rules: UrlRules)
   return text.replace(/\/+$/, '');
 }
 
-export function isLoopbackHost(hostname: string): boolean {
-  const host = hostname.replace(/^\[|\]$/g, '').toLowerCase();
-  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
+export { isLoopbackHost } from '../config/loopback';

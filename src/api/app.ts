@@ -50,6 +50,8 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Only the listed proxies may say who the client is and that it came over HTTPS (req.ip, req.secure).
+  app.set('trust proxy', deps.config.apiTrustProxy.length > 0 ? [...deps.config.apiTrustProxy] : false);
 
   app.use(requestLogging(ctx.logger, ctx.metrics));
   app.use(healthRouter(ctx));

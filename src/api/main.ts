@@ -7,9 +7,12 @@ import type { Server } from 'node:http';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit, type Config } from '../config';
 import { createLogger, type Logger } from '../logging';
-import { AesGcmPayloadCodec } from '../temporal/codec';
+import { createAdapter } from '../activities/adapters';
+import { databaseRegistry } from '../activities/database/registry';
+import { codecForReading } from '../temporal/codec';
 import { codecOperations } from '../temporal/codec-operations';
 import { createCodecRouter } from '../temporal/codec-server';
+import { SqlCodecSessionStore } from '../temporal/codec-sessions';
 import { codecKeyring } from '../temporal/data-converter';
 import { createApp } from './app';
 import { bearerTokenMatcher, parseApiTokens } from './auth';
@@ -23,10 +26,13 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
   const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
+  // Codec sessions live in the provider's database (opened on first use), so logout holds on every replica.
+  const sessions = new SqlCodecSessionStore(() => createAdapter(databaseRegistry, config, logger));
   const codecRouter = createCodecRouter({
-    codec: new AesGcmPayloadCodec(codecKeyring(config)),
+    codec: codecForReading(codecKeyring(config)),
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
+    sessions,
   });
   const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOperations: codecOperations });
   const server = await new Promise<Server>((resolve, reject) => {
@@ -47,6 +53,7 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
       await closed;
       clearTimeout(timer);
       await connection.close();
+      await sessions.close();
       logger.info('API stopped');
     })());
   return { server, stop };

@@ -7,7 +7,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { WebhookOutcome } from './schemas/webhook';
 
 /** What became of a UEM event: the webhook's answer, or why there was none. */
-export type EventOutcome = WebhookOutcome | 'unauthorized' | 'rejected' | 'unavailable';
+export type EventOutcome = WebhookOutcome | 'unauthorized' | 'rate-limited' | 'rejected' | 'unavailable';
 
 export interface ApiMetrics {
   /** One UEM event: its kind (enrollment, unenrollment, other, unknown if unparsed) and what became of it. */

@@ -24,6 +24,7 @@ export const PROBLEMS = {
   tooLarge: { slug: 'payload-too-large', status: 413, title: 'Request body too large' },
   unsupportedMediaType: { slug: 'unsupported-media-type', status: 415, title: 'Unsupported Content-Type' },
   invalidField: { slug: 'invalid-field', status: 422, title: 'A field is missing or invalid' },
+  tooManyRequests: { slug: 'too-many-requests', status: 429, title: 'Too many requests, slow down' },
   unavailable: { slug: 'temporal-unavailable', status: 503, title: 'Workflow service unavailable, try again later' },
   internal: { slug: 'internal', status: 500, title: 'Internal error' },
 } as const;

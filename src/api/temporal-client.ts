@@ -6,7 +6,7 @@
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
+import { codecKeyring, codecPolicy, providerDataConverter } from '../temporal/data-converter';
 
 export interface ApiTemporalClient {
   client: Client;
@@ -19,6 +19,6 @@ export function createTemporalClient(config: Config): ApiTemporalClient {
     // gRPC reconnects by itself; these retries only smooth over a blip inside one request.
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
-  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config)) });
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)) });
   return { client, connection };
 }

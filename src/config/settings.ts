@@ -51,6 +51,15 @@ const list = z.string().transform((v) =>
     .filter((s) => s.length > 0),
 );
 const optionalText = z.string().optional();
+/** An ISO 8601 date and time with a zone, as epoch milliseconds. */
+const instant = z.string().transform((v, ctx) => {
+  const ms = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$/.test(v.trim()) ? Date.parse(v.trim()) : Number.NaN;
+  if (Number.isNaN(ms)) {
+    ctx.addIssue({ code: 'custom', message: 'expected an ISO 8601 date and time with a zone, e.g. 2027-03-01T00:00:00Z' });
+    return z.NEVER;
+  }
+  return ms;
+});
 /** An absolute http: URL (the S/MIME BR want CRLs and CA certificates over plain HTTP), or unset. */
 const httpUrl = z
   .string()
@@ -110,8 +119,11 @@ export const SETTINGS = {
   // --- API -----------------------------------------------------------------------------------
   apiPort: setting({ env: 'API_PORT', path: 'api.port', schema: port, default: '3000', description: 'Port of the webhook, management API, codec endpoint, health and metrics.' }),
   apiHost: setting({ env: 'API_HOST', path: 'api.host', schema: z.string().min(1), default: '0.0.0.0', description: 'Interface the API binds to.' }),
-  webhookUsers: setting({ env: 'UEM_WEBHOOK_USERS', path: 'api.webhookUsers', schema: list, default: '', description: 'Basic-auth credentials UEM uses for the webhook: user:password[,user:password] (several, so they can rotate).', secret: true }),
+  webhookUsers: setting({ env: 'UEM_WEBHOOK_USERS', path: 'api.webhookUsers', schema: list, default: '', description: 'Basic-auth credentials UEM uses for the webhook: user:password[,user:password] (several, so they can rotate); each password at least 16 characters.', secret: true }),
   apiTokens: setting({ env: 'API_TOKENS', path: 'api.tokens', schema: list, default: '', description: 'Bearer tokens for the management API: token:role[,token:role], role viewer or operator.', secret: true }),
+  apiTrustProxy: setting({ env: 'API_TRUST_PROXY', path: 'api.trustProxy', schema: list, default: '', description: 'Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto the API believes: addresses, CIDR ranges, or loopback, linklocal, uniquelocal (express "trust proxy"). They decide the client address the codec login limit counts by and whether the codec session cookie is Secure (X-Forwarded-Proto: https). Empty: no proxy is trusted; the socket decides.' }),
+  webhookRateLimit: setting({ env: 'WEBHOOK_RATE_LIMIT', path: 'api.webhookRateLimit', schema: z.coerce.number().min(0), default: '500', description: 'Webhook requests per second per UEM_WEBHOOK_USERS user, with bursts of twice that (enrollment waves arrive in bursts); more get 429 + Retry-After (nothing is started for them; set it well above your enrollment peaks). Counted per API replica. 0: no limit.' }),
+  apiRateLimit: setting({ env: 'API_RATE_LIMIT', path: 'api.rateLimit', schema: z.coerce.number().min(0), default: '50', description: 'Management API requests per second per API_TOKENS token, with bursts of twice that; more get 429 + Retry-After. Counted per API replica. 0: no limit.' }),
   codecCorsOrigins: setting({ env: 'CODEC_CORS_ORIGINS', path: 'api.codecCorsOrigins', schema: list, default: 'http://localhost:8233,http://127.0.0.1:8233', description: 'Origins (the Temporal UI) allowed to call the codec endpoints.' }),
 
   // --- provisioning policy --------------------------------------------------------------------
@@ -141,6 +153,7 @@ export const SETTINGS = {
 
   // --- sealing (secrets inside workflow history) ------------------------------------------------
   sealingKeys: setting({ env: 'SEALING_KEYS', path: 'sealing.keys', schema: list, default: '', description: 'Key-encryption keys that seal private keys, PKCS#12 and passwords in workflow history and the escrow: kid:base64(32 bytes)[,...]; the first seals, all open. Required for the worker (npm run dev makes development keys).', secret: true }),
+  codecAcceptUnboundV1Until: setting({ env: 'CODEC_ACCEPT_UNBOUND_V1_UNTIL', path: 'codec.acceptUnboundV1Until', schema: instant, default: '2027-03-01T00:00:00Z', description: 'Payloads in the codec\'s format v1 (written before payloads were bound to their workflow) still decode in the worker and the API until this time (ISO 8601), so runs started before the upgrade can finish. The risk while it lasts: a v1 payload copied out of an old history decodes in any workflow. After it, a v1 payload stalls its workflow task until the date is moved. Set it to a past date once no run started before the upgrade is open (PROVISION_WINDOW after the upgrade). The codec endpoint always decodes v1 for reading.' }),
   codecKeys: setting({ env: 'CODEC_KEYS', path: 'codec.keys', schema: list, default: '', description: 'Payload codec keys (AES-256-GCM): kid:base64(32 bytes)[,...]; the first encodes, all decode. Required for the worker, the API and the CLI tools (npm run dev makes development keys).', secret: true }),
 
   // --- certificate authority ---------------------------------------------------------------------
@@ -159,6 +172,7 @@ export const SETTINGS = {
   // --- credential escrow ---------------------------------------------------------------------------
   escrowStore: setting({ env: 'ESCROW_STORE', path: 'escrow.store', schema: z.enum(['sqlite', 'postgres']), default: 'sqlite', description: 'Where escrowed private keys live (encrypted): sqlite (DATA_DIR/escrow.db, one host) or postgres (ESCROW_DATABASE_URL, several workers).' }),
   escrowDatabaseUrl: setting({ env: 'ESCROW_DATABASE_URL', path: 'escrow.databaseUrl', schema: optionalText, description: 'PostgreSQL URL for ESCROW_STORE=postgres, e.g. postgresql://user:password@host:5432/db?sslmode=verify-full.', secret: true }),
+  escrowDatabaseAllowPlaintext: setting({ env: 'ESCROW_DATABASE_ALLOW_PLAINTEXT', path: 'escrow.databaseAllowPlaintext', schema: bool, default: 'false', description: 'Allow ESCROW_DATABASE_URL without verified TLS to a host that is not loopback. The risk: the database password and the (encrypted) escrow cross the network readable and unauthenticated. Without it the URL must say sslmode=verify-full (or verify-ca).' }),
   escrowClaimLease: setting({ env: 'ESCROW_CLAIM_LEASE', path: 'escrow.claimLease', schema: duration, default: '1h', description: 'How long a workflow holds the right to issue a shared credential before another device may take over (renewed while it waits for the CA).' }),
   escrowRenewWithin: setting({ env: 'ESCROW_RENEW_WITHIN', path: 'escrow.renewWithin', schema: duration, default: '30d', description: 'A shared credential whose certificate expires within this is renewed on the next enrollment (the old one is kept, superseded).' }),
   signingCredentialScope: setting({ env: 'SIGNING_CREDENTIAL_SCOPE', path: 'provisioning.signingCredentialScope', schema: z.enum(['device', 'user']), default: 'device', description: 'Signing credentials: one per device, or one per user shared by all their devices (encryption credentials are always one per user, escrowed).' }),
@@ -193,10 +207,12 @@ export const SETTINGS = {
 
   // --- failure notification -------------------------------------------------------------------
   notifiers: setting({ env: 'NOTIFIERS', path: 'notify.types', schema: list.pipe(z.array(z.enum(['log', 'webhook', 'email'])).min(1)), default: 'log', description: 'Failure notifiers: any of log, webhook, email.' }),
-  notifyWebhookUrl: setting({ env: 'NOTIFY_WEBHOOK_URL', path: 'notify.webhook.url', schema: optionalText, description: 'URL the JSON failure notice is POSTed to.' }),
+  notifyWebhookUrl: setting({ env: 'NOTIFY_WEBHOOK_URL', path: 'notify.webhook.url', schema: optionalText, description: 'URL the JSON failure notice is POSTed to: https, or http to a loopback address (see NOTIFY_WEBHOOK_ALLOW_PLAINTEXT).' }),
+  notifyWebhookAllowPlaintext: setting({ env: 'NOTIFY_WEBHOOK_ALLOW_PLAINTEXT', path: 'notify.webhook.allowPlaintext', schema: bool, default: 'false', description: 'Allow an http:// NOTIFY_WEBHOOK_URL to a host that is not loopback. The risk: failure notices (user names, addresses) and their signatures travel readable. Without it the URL must be https (verified against the system trust store) or loopback.' }),
   notifyWebhookSecret: setting({ env: 'NOTIFY_WEBHOOK_SECRET', path: 'notify.webhook.hmacSecret', schema: optionalText, description: 'When set, the notice is signed: X-Signature-Timestamp = unix seconds, X-Signature-SHA256 = sha256=<hex HMAC-SHA256 of `${timestamp}.${body}`>.', secret: true }),
-  smtpUrl: setting({ env: 'NOTIFY_SMTP_URL', path: 'notify.email.smtpUrl', schema: optionalText, description: 'SMTP server, smtp://host:port or smtps://host:port.' }),
-  smtpUser: setting({ env: 'NOTIFY_SMTP_USER', path: 'notify.email.user', schema: optionalText, description: 'SMTP user (when set, STARTTLS is required so the password never travels in the clear).' }),
+  smtpUrl: setting({ env: 'NOTIFY_SMTP_URL', path: 'notify.email.smtpUrl', schema: optionalText, description: 'SMTP server, smtps://host:port (TLS) or smtp://host:port (STARTTLS required unless loopback; see NOTIFY_SMTP_ALLOW_PLAINTEXT).' }),
+  smtpAllowPlaintext: setting({ env: 'NOTIFY_SMTP_ALLOW_PLAINTEXT', path: 'notify.email.allowPlaintext', schema: bool, default: 'false', description: 'Let smtp:// to a host that is not loopback send without STARTTLS when the server does not offer it. The risk: failure emails (user names, addresses) travel readable and the relay is not authenticated. Without it smtp:// requires STARTTLS with a verified certificate (smtps:// is TLS from the start). A login always requires TLS.' }),
+  smtpUser: setting({ env: 'NOTIFY_SMTP_USER', path: 'notify.email.user', schema: optionalText, description: 'SMTP user (when set, TLS is required so the password never travels in the clear).' }),
   smtpPassword: setting({ env: 'NOTIFY_SMTP_PASSWORD', path: 'notify.email.password', schema: optionalText, description: 'SMTP password.', secret: true }),
   emailFrom: setting({ env: 'NOTIFY_EMAIL_FROM', path: 'notify.email.from', schema: optionalText, description: 'Sender of failure emails.' }),
   emailTo: setting({ env: 'NOTIFY_EMAIL_TO', path: 'notify.email.to', schema: list, default: '', description: 'Recipients of failure emails, comma separated.' }),

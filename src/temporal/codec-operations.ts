@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import { defineOperation } from '../api/openapi/operation';
+import { PROBLEM_CONTENT_TYPE } from '../api/problem';
+import { Problem } from '../api/schemas/common';
 
 export const MAX_PAYLOADS = 1000;
 export const CODEC_BODY_LIMIT = '4mb';
@@ -28,10 +30,21 @@ function transform(direction: 'encode' | 'decode') {
     tag: 'codec',
     summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (the Temporal UI's remote codec; operators only)`,
     access: 'codec',
+    description:
+      direction === 'encode'
+        ? 'Payloads are bound to the workflow they belong to, which this endpoint is not told, so it encodes nothing: any payload is answered 422 (an empty list with an empty list). Send signals and starts with arguments through the management API.'
+        : 'Without a workflow context, each payload is checked against the workflow ID bound into it. Payloads that are not encrypted are returned as they are.',
     headers: z.object({ 'X-Namespace': z.string().optional() }),
     body: { schema: CodecPayloads },
-    responses: { 200: { description: 'The payloads, transformed', schema: CodecPayloads } },
-    problems: { badRequest: 'Not a payload list', tooLarge: 'The body is over 4 MB', invalidField: 'A payload under an unknown codec key, or tampered' },
+    responses: {
+      200: { description: direction === 'encode' ? 'An empty list, for an empty list' : 'The payloads, decoded', schema: CodecPayloads },
+      503: { description: 'The codec session could not be checked (the provider database is unreachable)', schema: Problem, contentType: PROBLEM_CONTENT_TYPE, headers: { 'Retry-After': { description: 'Seconds to wait', schema: z.number().int().min(1) } } },
+    },
+    problems: {
+      badRequest: 'Not a payload list',
+      tooLarge: 'The body is over 4 MB',
+      invalidField: direction === 'encode' ? 'Payloads are not encoded here' : 'A payload under an unknown codec key, bound to another workflow, or tampered',
+    },
   });
 }
 
@@ -53,12 +66,15 @@ export const codecLogin = defineOperation({
   method: 'post',
   path: '/codec/login',
   tag: 'codec',
-  summary: 'Start an 8-hour codec session (HttpOnly cookie) with an operator token',
+  summary: 'Start an 8-hour codec session (HttpOnly cookie, Secure over HTTPS) with an operator token',
+  description: 'At most 10 attempts per source address and 5 per token, then one every 6 s and 12 s respectively (per API replica). The session is kept in the provider database, so POST /codec/logout ends it on every replica.',
   access: 'public',
   body: { schema: CodecLoginForm, contentTypes: ['application/x-www-form-urlencoded'] },
   responses: {
     200: { description: 'Signed in (Set-Cookie)', schema: Html, contentType: 'text/html' },
     401: { description: 'Not an operator token', schema: Html, contentType: 'text/html' },
+    429: { description: 'Too many attempts from this address or with this token', schema: Html, contentType: 'text/html', headers: { 'Retry-After': { description: 'Seconds until the next attempt', schema: z.number().int().min(1) } } },
+    503: { description: 'The session cannot be stored (the provider database is unreachable)', schema: Html, contentType: 'text/html', headers: { 'Retry-After': { description: 'Seconds to wait', schema: z.number().int().min(1) } } },
   },
 });
 
@@ -67,9 +83,12 @@ export const codecLogout = defineOperation({
   method: 'post',
   path: '/codec/logout',
   tag: 'codec',
-  summary: 'End the codec session',
+  summary: 'End the codec session, server-side: the cookie is refused from then on',
   access: 'public',
-  responses: { 204: { description: 'Signed out' } },
+  responses: {
+    204: { description: 'Signed out' },
+    503: { description: 'The session could not be ended (the provider database is unreachable)', schema: Problem, contentType: PROBLEM_CONTENT_TYPE, headers: { 'Retry-After': { description: 'Seconds to wait', schema: z.number().int().min(1) } } },
+  },
 });
 
 export const codecOperations = [codecEncode, codecDecode, codecLoginPage, codecLogin, codecLogout];

@@ -226,7 +226,12 @@ async function provisioningInput(client: Client, workflowId: string, runId: stri
   });
   const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
   if (!payloads?.length) return undefined;
-  const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads);
+  // The workflow's own context: the codec checks the payloads were bound to this workflow.
+  const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads, {
+    type: 'workflow',
+    namespace: client.options.namespace,
+    workflowId,
+  });
   return first as Partial<ProvisionInput> | undefined;
 }
 

@@ -33,6 +33,7 @@ import { createLogger } from '../../src/logging';
 import { startCaRepository, type CaRepository } from '../../src/peers/ca-repository';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
+import { refuseUnencryptedActivities } from '../../src/temporal/activity-interceptors';
 import { providerDataConverter } from '../../src/temporal/data-converter';
 import { startProvisioning } from '../../src/temporal/start';
 import type { provisionSmime } from '../../src/workflows/provision-smime';
@@ -143,6 +144,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     workflowBundle: await workflowBundle({ providerFailureConverter: useCodec }),
     activities: createActivities(deps),
     dataConverter,
+    interceptors: { activity: [refuseUnencryptedActivities] },
   });
   const running = worker.run();
 

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import nodemailer, { type NodemailerError, type SMTPSentMessageInfo, type Transporter } from 'nodemailer';
 import { nonRetryable, retryable } from '../../domain/errors';
+import { isLoopbackHost } from '../settings-files';
 import type { Logger } from '../../logging';
 import {
   deviceLabel,
@@ -25,6 +26,11 @@ export interface EmailNotifierOptions {
   to: string[];
   /** Each SMTP wait (connect, greeting, every reply) ends after this; default 20 s. */
   timeoutMs?: number;
+  /**
+   * smtp:// to a host that is not loopback may send without STARTTLS when the server does not
+   * offer it (NOTIFY_SMTP_ALLOW_PLAINTEXT). Default false: STARTTLS is required.
+   */
+  allowPlaintext?: boolean;
   /** Extra TLS settings, e.g. `ca` for a relay whose certificate comes from a private CA. */
   tls?: Pick<TlsConnectionOptions, 'ca' | 'servername' | 'minVersion'>;
   logger?: Logger;
@@ -54,9 +60,11 @@ const DEFAULT_TIMEOUT_MS = 20_000;
  * Sends plain-text and HTML emails over SMTP with nodemailer: one per failed delivery, and one per
  * renewal batch whose devices need the S/MIME profile re-pushed.
  *
- * Transport security: smtps:// is TLS from the first byte; smtp:// upgrades with STARTTLS whenever
- * the server offers it, and *requires* it when a user and password are configured, so the
- * password never crosses the network in the clear.
+ * Transport security: smtps:// is TLS from the first byte; smtp:// *requires* STARTTLS, so failure
+ * emails (which name users and their addresses) never cross the network in the clear — except to a
+ * loopback relay, or when `allowPlaintext` (NOTIFY_SMTP_ALLOW_PLAINTEXT) names that risk, where it
+ * still upgrades whenever the server offers it. A login always requires TLS, so the password never
+ * travels in the clear. Certificates are verified (nodemailer's default; `tls.ca` for a private CA).
  *
  * Errors: a connection problem or a temporary (4xx) SMTP reply is `NotifierUnavailable` (retried);
  * a permanent (5xx) reply such as 550 no-such-mailbox, or a failed login, is `ConfigurationError`:
@@ -82,9 +90,9 @@ export class EmailNotifier implements Notifier {
     if (!options.from.trim()) throw nonRetryable('ConfigurationError', 'failure emails need a sender (NOTIFY_EMAIL_FROM)');
     if (options.to.length === 0) throw nonRetryable('ConfigurationError', 'failure emails need at least one recipient (NOTIFY_EMAIL_TO)');
 
-    const secure = url.protocol === 'smtps:';
-    const port = url.port ? Number(url.port) : secure ? 465 : 587;
     const user = options.user ?? (url.username ? decodeURIComponent(url.username) : undefined);
+    const { secure, requireTLS } = smtpTransportSecurity(url, { login: !!user, allowPlaintext: options.allowPlaintext ?? false });
+    const port = url.port ? Number(url.port) : secure ? 465 : 587;
     const password = options.password ?? (url.password ? decodeURIComponent(url.password) : undefined);
     const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     // URL hostnames of IPv6 literals keep their brackets; sockets want the bare address.
@@ -94,7 +102,7 @@ export class EmailNotifier implements Notifier {
       host,
       port,
       secure,
-      requireTLS: !secure && !!user,
+      requireTLS,
       auth: user ? { user, pass: password ?? '' } : undefined,
       connectionTimeout: timeoutMs,
       greetingTimeout: timeoutMs,
@@ -169,6 +177,16 @@ export class EmailNotifier implements Notifier {
     // Connection refused, DNS, TLS handshake, timeouts, a dropped socket: the server may be back later.
     return retryable('NotifierUnavailable', `${where} unavailable: ${err.code ? `${err.code}: ` : ''}${err.message}`);
   }
+}
+
+/**
+ * How the SMTP connection is protected: smtps:// is TLS from the start; smtp:// requires STARTTLS
+ * unless the relay is on this machine or `allowPlaintext` names the risk; a login always requires TLS.
+ */
+export function smtpTransportSecurity(url: URL, options: { login: boolean; allowPlaintext: boolean }): { secure: boolean; requireTLS: boolean } {
+  const secure = url.protocol === 'smtps:';
+  if (secure) return { secure, requireTLS: false };
+  return { secure, requireTLS: options.login || !(options.allowPlaintext || isLoopbackHost(url.hostname)) };
 }
 
 /** The failure email, as text and HTML. Every value from the notice is escaped in the HTML. */

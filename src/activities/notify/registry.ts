@@ -29,7 +29,13 @@ const NOTIFIERS: Readonly<Record<string, (context: AdapterContext) => Notifier>>
   log: ({ logger }) => new LogNotifier(logger),
   webhook: ({ config, logger }) =>
     blamingSetting('notifyWebhookUrl', () =>
-      new WebhookNotifier({ url: settingValue(config, 'notifyWebhookUrl'), hmacSecret: config.notifyWebhookSecret || undefined, timeoutMs: WEBHOOK_TIMEOUT_MS, logger }),
+      new WebhookNotifier({
+        url: settingValue(config, 'notifyWebhookUrl'),
+        hmacSecret: config.notifyWebhookSecret || undefined,
+        allowPlaintext: config.notifyWebhookAllowPlaintext,
+        timeoutMs: WEBHOOK_TIMEOUT_MS,
+        logger,
+      }),
     ),
   email: ({ config, logger }) =>
     blamingSetting('smtpUrl', () =>
@@ -37,6 +43,7 @@ const NOTIFIERS: Readonly<Record<string, (context: AdapterContext) => Notifier>>
         smtpUrl: settingValue(config, 'smtpUrl'),
         user: config.smtpUser || undefined,
         password: config.smtpPassword || undefined,
+        allowPlaintext: config.smtpAllowPlaintext,
         from: settingValue(config, 'emailFrom'),
         to: [...settingValue(config, 'emailTo')],
         logger,

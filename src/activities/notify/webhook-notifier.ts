@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import { nonRetryable, retryable } from '../../domain/errors';
+import { isLoopbackHost } from '../settings-files';
 import type { Logger } from '../../logging';
 import { noticeKey, reinstallNoticeKey } from './notice-key';
 import { withListedDevices, type FailureNotice, type Notifier, type ProfileReinstallNotice } from './notifier';
@@ -41,6 +42,11 @@ export interface WebhookNotifierOptions {
   url: string;
   /** When set, every request is signed (see `webhookSignature`). */
   hmacSecret?: string;
+  /**
+   * Allow http:// to a host that is not loopback (NOTIFY_WEBHOOK_ALLOW_PLAINTEXT). Default false:
+   * https (verified against the system trust store), or http to loopback only.
+   */
+  allowPlaintext?: boolean;
   /** The whole exchange (connect, send, answer) must finish within this. */
   timeoutMs: number;
   logger?: Logger;
@@ -90,6 +96,10 @@ export class WebhookNotifier implements Notifier {
     }
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw nonRetryable('ConfigurationError', `the failure webhook URL must be http or https, not ${url.protocol.replace(/:$/, '')}`);
+    }
+    if (url.protocol === 'http:' && !options.allowPlaintext && !isLoopbackHost(url.hostname)) {
+      // Notices name users and their addresses, and carry the HMAC signature: not in the clear.
+      throw nonRetryable('ConfigurationError', 'the failure webhook URL must be https (plain http only to a loopback address, or with NOTIFY_WEBHOOK_ALLOW_PLAINTEXT=true)');
     }
     if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
       throw nonRetryable('ConfigurationError', 'the failure webhook timeout must be a positive number of milliseconds');

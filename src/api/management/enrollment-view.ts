@@ -109,6 +109,44 @@ export function failureView(err: unknown): FailureView {
   return { type: (cause as Error)?.name ?? 'Error', message: (cause as Error)?.message ?? String(cause) };
 }
 
+/** What replaces a free-text message for a viewer. */
+export const HIDDEN_FOR_VIEWERS = '(shown to operators only)';
+
+/**
+ * What a viewer sees of a run: identifiers (UUIDs, workflow and run IDs), stage, attempts, times,
+ * serials, thumbprints and failure *types* — enough to watch the fleet and triage — but no personal
+ * data in the clear: addresses are masked (m***@example.test), the summary (user and device names)
+ * is left out, and free-text messages (which name users, addresses, and carry whatever an outside
+ * system answered) are replaced. Operators see everything.
+ */
+export function viewerView(view: EnrollmentView): EnrollmentView {
+  const { summary: _summary, ...rest } = view;
+  const masked: EnrollmentView = { ...rest };
+  if (view.status) {
+    masked.status = {
+      ...view.status,
+      ...(view.status.email !== undefined ? { email: maskEmail(view.status.email) } : {}),
+      ...(view.status.lastError ? { lastError: { ...view.status.lastError, message: HIDDEN_FOR_VIEWERS } } : {}),
+    };
+  }
+  if (view.result) masked.result = { ...view.result, email: maskEmail(view.result.email) };
+  if (view.failure) {
+    masked.failure = {
+      ...view.failure,
+      message: HIDDEN_FOR_VIEWERS,
+      ...(view.failure.lastError ? { lastError: { ...view.failure.lastError, message: HIDDEN_FOR_VIEWERS } } : {}),
+    };
+  }
+  return masked;
+}
+
+/** mira.kovac@example.test → m***@example.test: who it is stays with operators, the domain says which tenant. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${email.slice(0, 1)}***${email.slice(at)}`;
+}
+
 export function isOpen(status: ExecutionStatus): boolean {
   return status === 'RUNNING' || status === 'PAUSED';
 }

@@ -49,6 +49,10 @@ export const getEnrollment = defineOperation({
   path: '/v1/enrollments/{workflowId}',
   tag: 'management',
   summary: 'One provisioning workflow: stage, attempt, status, result or failure',
+  description:
+    'What a token sees depends on its role. operator: everything. viewer: identifiers (UUIDs, workflow and run IDs), stage, attempts, times, ' +
+    'serials, thumbprints and failure types, but no personal data in the clear: `email` is masked (m***@example.test), `summary` (user and ' +
+    'device names) is left out, and free-text messages (`failure.message`, `lastError.message`) read "(shown to operators only)".',
   access: 'viewer',
   params: WorkflowIdParams,
   responses: { 200: { description: "The workflow's latest run", schema: EnrollmentView } },

@@ -16,10 +16,11 @@ import { parseApiTokens, requireRole } from '../auth';
 import { withTemporal, type ApiContext } from '../context';
 import { expressPath, mountOperation, pathOf } from '../openapi/mount';
 import { HttpProblem } from '../problem';
+import { perSecondLimit, rateLimitPer } from '../rate-limit';
 import { rememberRoute } from '../request-log';
 import type { ActionAccepted, EnrollmentList } from '../schemas/enrollments';
 import { GRPC, grpcCode, isWorkflowNotFound } from '../temporal-errors';
-import { enrollmentView, summarise } from './enrollment-view';
+import { enrollmentView, summarise, viewerView } from './enrollment-view';
 import {
   cancelEnrollment,
   getEnrollment,
@@ -36,7 +37,9 @@ export function managementRouter(ctx: ApiContext): Router {
   const router = express.Router();
   const tokens = parseApiTokens(ctx.config.apiTokens);
   if (tokens.length === 0) ctx.logger.warn('API_TOKENS is empty: the management API will refuse every request (401)');
-  const role = { viewer: [requireRole(tokens, 'viewer')], operator: [requireRole(tokens, 'operator')] };
+  // One bucket per token, whatever the route (after the role check: a refused request costs nothing).
+  const limit = rateLimitPer(perSecondLimit(ctx.config.apiRateLimit), (_req, res) => (typeof res.locals.principal === 'string' ? res.locals.principal : undefined));
+  const role = { viewer: [requireRole(tokens, 'viewer'), limit], operator: [requireRole(tokens, 'operator'), limit] };
   const policy = provisioningPolicy(ctx.config);
   const log = (res: Response) => res.locals.log as Logger;
 
@@ -98,7 +101,7 @@ export function managementRouter(ctx: ApiContext): Router {
       async () => enrollmentView(ctx.client, await ctx.client.workflow.getHandle(workflowId).describe(), { queryTimeoutMs: STATUS_QUERY_TIMEOUT_MS }),
       notFound(workflowId),
     );
-    res.json(view);
+    res.json(res.locals.role === 'operator' ? view : viewerView(view));
   });
 
   mountOperation(router, cancelEnrollment, role[cancelEnrollment.access], async ({ params: { workflowId }, body: { reason } }, _req, res) => {

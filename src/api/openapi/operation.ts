@@ -84,7 +84,10 @@ export const PROBLEM_HEADERS: Partial<Record<ProblemKind, Record<string, HeaderS
   unauthorized: { 'WWW-Authenticate': { description: 'The challenge for the expected scheme', schema: z.string() } },
   methodNotAllowed: { Allow: { description: 'The methods the path takes', schema: z.string() } },
   unavailable: { 'Retry-After': { description: 'Seconds to wait before repeating the request', schema: z.number().int().min(1) } },
+  tooManyRequests: { 'Retry-After': { description: 'Seconds until the credential may send again', schema: z.number().int().min(1) } },
 };
+
+const RATE_LIMITED = (setting: string) => `More requests with this credential than ${setting} allows (per API replica)`;
 
 interface AccessRule {
   security: Record<string, string[]>[];
@@ -93,11 +96,11 @@ interface AccessRule {
 
 export const ACCESS: Record<Access, AccessRule> = {
   public: { security: [], problems: {} },
-  webhook: { security: [{ uemBasic: [] }], problems: { unauthorized: 'Missing or unknown credentials' } },
-  viewer: { security: [{ bearer: ['viewer'] }], problems: { unauthorized: 'Missing or unknown bearer token' } },
+  webhook: { security: [{ uemBasic: [] }], problems: { unauthorized: 'Missing or unknown credentials', tooManyRequests: RATE_LIMITED('WEBHOOK_RATE_LIMIT') } },
+  viewer: { security: [{ bearer: ['viewer'] }], problems: { unauthorized: 'Missing or unknown bearer token', tooManyRequests: RATE_LIMITED('API_RATE_LIMIT') } },
   operator: {
     security: [{ bearer: ['operator'] }],
-    problems: { unauthorized: 'Missing or unknown bearer token', forbidden: 'Needs the operator role' },
+    problems: { unauthorized: 'Missing or unknown bearer token', forbidden: 'Needs the operator role', tooManyRequests: RATE_LIMITED('API_RATE_LIMIT') },
   },
   codec: { security: [{ bearer: ['operator'] }, { codecSession: [] }], problems: { unauthorized: 'No operator token and no codec session' } },
 };

@@ -16,6 +16,7 @@ import { parseWebhookUsers, requireBasicAuth } from '../auth';
 import { withTemporal, type ApiContext } from '../context';
 import type { EventOutcome } from '../metrics';
 import { expressPath } from '../openapi/mount';
+import { perSecondLimit, rateLimitPer } from '../rate-limit';
 import { HttpProblem } from '../problem';
 import { rememberRoute } from '../request-log';
 import type { WebhookReady, WebhookResult } from '../schemas/webhook';
@@ -35,8 +36,16 @@ export function webhookRouter(ctx: ApiContext): Router {
   const authenticate = requireBasicAuth(users, (req) => {
     if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'unauthorized');
   });
+  // Per webhook user (both pairs of a rotation are one caller): generous, UEM sends enrollment waves in bursts.
+  const limit = rateLimitPer(
+    perSecondLimit(ctx.config.webhookRateLimit),
+    (_req, res) => (typeof res.locals.principal === 'string' ? res.locals.principal : undefined),
+    (req) => {
+      if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'rate-limited');
+    },
+  );
 
-  router.get(expressPath(testWebhookConnection), rememberRoute, authenticate, (_req, res) => {
+  router.get(expressPath(testWebhookConnection), rememberRoute, authenticate, limit, (_req, res) => {
     res.json({ status: 'ok', message: 'UEM webhook is ready: POST Event Notifications here as JSON or XML' } satisfies WebhookReady);
   });
 
@@ -45,6 +54,7 @@ export function webhookRouter(ctx: ApiContext): Router {
     expressPath(receiveUemEvent),
     rememberRoute,
     authenticate,
+    limit,
     (req, _res, next) => {
       // Before reading the body: a Content-Type we cannot parse is refused without consuming it.
       if (!payloadFormat(req.headers['content-type'])) {

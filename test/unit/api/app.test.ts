@@ -12,9 +12,11 @@ import type { Connection } from '@temporalio/client';
 import { Keyring } from '../../../src/activities/crypto/sealing';
 import { createApp } from '../../../src/api/app';
 import { openApiDocument } from '../../../src/api/openapi';
+import { SqliteDatabase } from '../../../src/activities/database/sqlite-database';
 import { AesGcmPayloadCodec } from '../../../src/temporal/codec';
 import { codecOperations } from '../../../src/temporal/codec-operations';
 import { createCodecRouter } from '../../../src/temporal/codec-server';
+import { SqlCodecSessionStore } from '../../../src/temporal/codec-sessions';
 import { projectPath } from '../../../src/tools/paths';
 import {
   apiConfig,
@@ -319,7 +321,8 @@ describe('OpenAPI document', () => {
   it('lists the operations of extra routers (the codec endpoints) with the API\'s own', () => {
     const { config, cleanUp } = apiConfig();
     try {
-      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false });
+      const sessions = new SqlCodecSessionStore(() => SqliteDatabase.open({ file: join(config.dataDirAbsolute, 'escrow.db'), logger: capturingLogger().logger }));
+      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false, sessions });
       const { Registry } = require('prom-client') as typeof import('prom-client');
       const app = createApp({
         client: clientFor('127.0.0.1:1').client,
@@ -335,5 +338,57 @@ describe('OpenAPI document', () => {
     } finally {
       cleanUp();
     }
+  });
+});
+
+describe('rate limits per credential (429 + Retry-After)', function () {
+  this.timeout(30_000);
+  let api: RunningApi;
+  let testConfig: TestConfig;
+  let connection: Connection;
+  const openapi = new OpenApiConformance(openApiDocument() as never);
+
+  before(async () => {
+    // 1 request per second with bursts of 2, so the third request at once is refused.
+    testConfig = apiConfig({ webhookRateLimit: '1', apiRateLimit: '1' });
+    const unreachable = clientFor(`127.0.0.1:${await freePort()}`);
+    connection = unreachable.connection;
+    api = await startApi({ client: unreachable.client, config: testConfig.config, temporalTimeoutMs: 3000 });
+  });
+  after(async () => {
+    await api?.close();
+    await connection?.close();
+    testConfig?.cleanUp();
+  });
+
+  async function call(method: string, path: string, headers: Record<string, string>): Promise<HttpAnswer> {
+    const answer = await request(`${api.url}${path}`, { method, headers });
+    openapi.assertConforms(method, path, answer);
+    return answer;
+  }
+
+  it('the webhook: per user, after authentication', async () => {
+    for (let i = 0; i < 2; i += 1) assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
+    const limited = await call('GET', '/webhooks/uem', { Authorization: basic() });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.match(limited.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    // Both pairs of a rotation are the same user, and so the same caller; wrong credentials are still 401.
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER_NEXT, WEBHOOK_PASSWORD_NEXT) })).status, 429);
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER, 'wrong-password-of-some-length') })).status, 401);
+  });
+
+  it('the management API: per token, whatever the route; another token has its own allowance', async () => {
+    const paths = ['/v1/enrollments/not-an-id', '/v1/enrollments/also-not-an-id'];
+    for (const path of paths) assert.equal((await call('GET', path, { Authorization: bearer(VIEWER_TOKEN) })).status, 404);
+    const limited = await call('GET', paths[0]!, { Authorization: bearer(VIEWER_TOKEN) });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await call('GET', paths[0]!, { Authorization: bearer(OPERATOR_TOKEN) })).status, 404);
+  });
+
+  it('fills up again at the configured rate', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
   });
 });

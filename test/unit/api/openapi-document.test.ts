@@ -98,10 +98,12 @@ describe('generated OpenAPI document', () => {
   it('answers every problem with application/problem+json on the shared Problem schema, with its headers', () => {
     for (const { path, method, operation } of operations) {
       for (const [status, response] of Object.entries(operation.responses as Record<string, Json>)) {
-        if (Number(status) < 400 || (path === '/codec/login' && status === '401')) continue;
+        // The login form answers a person in a browser: its refusals are HTML pages.
+        if (Number(status) < 400 || (path === '/codec/login' && ['401', '429', '503'].includes(status))) continue;
         assert.deepEqual(response.content, { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } }, `${method} ${path} ${status}`);
         if (status === '401') assert.ok(response.headers?.['WWW-Authenticate'], `${method} ${path} 401 without WWW-Authenticate`);
         if (status === '503') assert.ok(response.headers?.['Retry-After'], `${method} ${path} 503 without Retry-After`);
+        if (status === '429') assert.ok(response.headers?.['Retry-After'], `${method} ${path} 429 without Retry-After`);
       }
     }
     assert.deepEqual(document.components.schemas.Problem.required, ['type', 'title', 'status']);
@@ -174,7 +176,8 @@ describe('generated OpenAPI document', () => {
       const built = buildOpenApiDocument(info, [operation]) as Json;
       const described = built.paths['/v1/renewals/{renewalId}/cancel'].post;
       assert.deepEqual(described.security, [{ bearer: ['operator'] }]);
-      assert.deepEqual(Object.keys(described.responses), ['202', '401', '403', '404']);
+      assert.deepEqual(Object.keys(described.responses), ['202', '401', '403', '404', '429']);
+      assert.ok(described.responses['429'].headers['Retry-After'], 'a rate-limited answer says when to come back');
       assert.equal(described.parameters[0].schema.pattern, '^renewal-[0-9a-f]{8}$');
       assert.equal(described.requestBody.required, false);
       assert.ok(built.components.schemas.Problem);

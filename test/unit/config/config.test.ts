@@ -57,6 +57,46 @@ describe('configuration', () => {
     );
   });
 
+  it('reads the codec\'s v1 cut-off as a time with a zone, and refuses anything else', () => {
+    assert.equal(loadConfig({ env: {} }).codecAcceptUnboundV1Until, Date.parse('2027-03-01T00:00:00Z'));
+    assert.equal(loadConfig({ env: { CODEC_ACCEPT_UNBOUND_V1_UNTIL: '2026-12-14T12:00:00+01:00' } }).codecAcceptUnboundV1Until, Date.parse('2026-12-14T11:00:00Z'));
+    for (const bad of ['2026-12-14', 'next month', '2026-12-14T12:00:00']) {
+      assert.throws(() => loadConfig({ env: { CODEC_ACCEPT_UNBOUND_V1_UNTIL: bad } }), /CODEC_ACCEPT_UNBOUND_V1_UNTIL .*ISO 8601/, bad);
+    }
+  });
+
+  it('takes proxies to trust as addresses, CIDR ranges or express\'s named ranges', () => {
+    assert.deepEqual(loadConfig({ env: { API_TRUST_PROXY: 'loopback, 10.0.0.0/8,fd00::1' } }).apiTrustProxy, ['loopback', '10.0.0.0/8', 'fd00::1']);
+    for (const bad of ['proxy.internal', '10.0.0.0/33', '10.0.0.1/8/1', '*']) {
+      assert.throws(() => loadConfig({ env: { API_TRUST_PROXY: bad } }), /API_TRUST_PROXY: .*not an address/, bad);
+    }
+  });
+
+  it('refuses webhook passwords shorter than 16 characters, without echoing them', () => {
+    assert.throws(
+      () => loadConfig({ env: { UEM_WEBHOOK_USERS: 'uem:long-enough-password-1,uem:tooShort:14char' } }),
+      (err: unknown) => err instanceof ConfigError && /UEM_WEBHOOK_USERS: each password must be at least 16 characters/.test(err.message) && !err.message.includes('tooShort'),
+    );
+    assert.deepEqual(loadConfig({ env: { UEM_WEBHOOK_USERS: 'uem:sixteen-chars-ok' } }).webhookUsers, ['uem:sixteen-chars-ok']);
+  });
+
+  it('PostgreSQL over the network needs verified TLS in the URL, or ESCROW_DATABASE_ALLOW_PLAINTEXT; never echoes the URL', () => {
+    const postgres = (url: string, extra: Record<string, string> = {}) => () => loadConfig({ env: { ESCROW_STORE: 'postgres', ESCROW_DATABASE_URL: url, ...extra } });
+    for (const url of ['postgresql://app:S3cretPw@db.internal:5432/escrow', 'postgresql://app:S3cretPw@db.internal/escrow?sslmode=require', 'postgresql://app:S3cretPw@10.0.0.5/escrow?sslmode=disable']) {
+      assert.throws(postgres(url), (err: unknown) => err instanceof ConfigError && /ESCROW_DATABASE_URL: .*sslmode=verify-full/.test(err.message) && !err.message.includes('S3cretPw'), url);
+    }
+    for (const url of [
+      'postgresql://app:S3cretPw@db.internal:5432/escrow?sslmode=verify-full',
+      'postgresql://app:S3cretPw@db.internal/escrow?sslmode=verify-ca&sslrootcert=/etc/pki/db-ca.pem',
+      'postgresql://app:S3cretPw@127.0.0.1:5432/escrow',
+      'postgresql://app:S3cretPw@[::1]/escrow',
+      'postgresql:///escrow?host=/var/run/postgresql',
+    ]) {
+      assert.doesNotThrow(postgres(url), url);
+    }
+    assert.doesNotThrow(postgres('postgresql://app:S3cretPw@db.internal/escrow', { ESCROW_DATABASE_ALLOW_PLAINTEXT: 'true' }));
+  });
+
   it('makes the embedded CA the default only in DEV_MODE', () => {
     assert.equal(loadConfig({ env: { DEV_MODE: 'true' } }).caType, 'embedded');
     assert.equal(loadConfig({ env: { DEV_MODE: 'true', CA_TYPE: 'step-ca' } }).caType, 'step-ca');

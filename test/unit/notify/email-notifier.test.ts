@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { composeFailureEmail, composeProfileReinstallEmail, EmailNotifier, type EmailNotifierOptions } from '../../../src/activities/notify/email-notifier';
+import { composeFailureEmail, composeProfileReinstallEmail, EmailNotifier, smtpTransportSecurity, type EmailNotifierOptions } from '../../../src/activities/notify/email-notifier';
 import {
   closedPort,
   failsWith,
@@ -131,6 +131,16 @@ describe('EmailNotifier', () => {
       assert.match(err.message, /login/);
       assert.ok(!err.message.includes('wrong-Pa55word'), err.message);
     });
+  });
+
+  it('requires STARTTLS for smtp:// off this machine, unless NOTIFY_SMTP_ALLOW_PLAINTEXT names the risk; a login always needs TLS', () => {
+    const plain = { login: false, allowPlaintext: false };
+    assert.deepEqual(smtpTransportSecurity(new URL('smtp://mail.example.test'), plain), { secure: false, requireTLS: true });
+    assert.deepEqual(smtpTransportSecurity(new URL('smtp://[2001:db8::25]:587'), plain), { secure: false, requireTLS: true });
+    assert.deepEqual(smtpTransportSecurity(new URL('smtp://mail.example.test'), { login: false, allowPlaintext: true }), { secure: false, requireTLS: false });
+    assert.deepEqual(smtpTransportSecurity(new URL('smtp://mail.example.test'), { login: true, allowPlaintext: true }), { secure: false, requireTLS: true });
+    for (const local of ['smtp://127.0.0.1:2525', 'smtp://localhost', 'smtp://[::1]:25']) assert.deepEqual(smtpTransportSecurity(new URL(local), plain), { secure: false, requireTLS: false }, local);
+    assert.deepEqual(smtpTransportSecurity(new URL('smtps://mail.example.test'), plain), { secure: true, requireTLS: false });
   });
 
   it('refuses a URL that is not smtp:// or smtps://', () => {

@@ -109,6 +109,16 @@ describe('WebhookNotifier', () => {
     await failsWith(down.notifyFailure(sampleNotice()), 'NotifierUnavailable', false);
   });
 
+  it('refuses plain http off this machine unless NOTIFY_WEBHOOK_ALLOW_PLAINTEXT names the risk', () => {
+    assert.throws(
+      () => new WebhookNotifier({ url: 'http://hooks.example.test/smime', timeoutMs: 1000 }),
+      (err: unknown) => err instanceof ApplicationFailure && err.type === 'ConfigurationError' && /must be https/.test(err.message) && /NOTIFY_WEBHOOK_ALLOW_PLAINTEXT/.test(err.message),
+    );
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'http://hooks.example.test/smime', timeoutMs: 1000, allowPlaintext: true }));
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'https://hooks.example.test/smime', timeoutMs: 1000 }));
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'http://[::1]:8080/smime', timeoutMs: 1000 }));
+  });
+
   it('refuses a URL that is not http or https', () => {
     assert.throws(
       () => new WebhookNotifier({ url: 'ftp://127.0.0.1/hook', timeoutMs: 1000 }),
