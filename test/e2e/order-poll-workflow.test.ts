@@ -92,7 +92,24 @@ describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, r
       renewWithinMs: 30 * DAY_MS,
     } as Partial<ActivityDeps> as ActivityDeps);
     const fakes = fakeActivities(clock);
-    return Object.assign(fakes, { requestCertificates: real.requestCertificates, awaitIssuance: real.awaitIssuance });
+    return Object.assign(fakes, { requestCertificates: timeHeld(real.requestCertificates), awaitIssuance: timeHeld(real.awaitIssuance) });
+  }
+
+  /**
+   * The test server skips time whenever the client waits and nothing holds it — even while an
+   * activity is busy. A slow machine would then let days pass inside one CA call (the simulator
+   * reading a clock far ahead). Hold time still while a real activity runs, as it would be.
+   */
+  function timeHeld<A extends unknown[], R>(activity: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
+    const testService = env.connection.testService!;
+    return async (...args: A) => {
+      await testService.lockTimeSkipping({});
+      try {
+        return await activity(...args);
+      } finally {
+        await testService.unlockTimeSkipping({});
+      }
+    };
   }
 
   async function freshEvent() {

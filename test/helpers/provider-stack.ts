@@ -165,7 +165,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
       // The API's own start: search attributes, memo and summary as production writes them.
       const { workflowId, runId } = await startProvisioning(client, { event, policy, taskQueue });
-      return Object.assign(client.workflow.getHandle<typeof provisionSmime>(workflowId, runId), { workflowId });
+      return Object.assign(client.workflow.getHandle<typeof provisionSmime>(workflowId, runId, { firstExecutionRunId: runId }), { workflowId, firstExecutionRunId: runId });
     }) as ProviderStack['start'],
     async stop() {
       worker.shutdown();

@@ -79,7 +79,8 @@ function optionsFor(step: Step, call: StepCall, now: number, waitsForSlot: boole
     startToCloseTimeout: START_TO_CLOSE[step],
     heartbeatTimeout: HEARTBEAT_TIMEOUT,
     // At least a minute, so a step scheduled at the very end of the window can still run once.
-    scheduleToCloseTimeout: Math.max(call.deadline - now, 60_000),
+    // A second of slack: the timeout must not fire before the deadline (the workflow checks the deadline itself).
+    scheduleToCloseTimeout: Math.max(call.deadline - now + 1_000, 60_000),
   };
   if (waitsForSlot) {
     // First execution: NotYetDue; the retry lands on the slot; that execution is the attempt.
