@@ -1,5 +1,6 @@
 /**
- * The worker: runs provisionSmime workflows and their activities.
+ * The worker: runs the provisioning, retire and fleet workflows and their activities, and keeps
+ * the reconcile Schedule as RECONCILE_EVERY says.
  *
  *   npm run worker          (the dev stack starts it for you: npm run dev)
  *
@@ -7,6 +8,7 @@
  * (dev server, self-hosted with TLS/mTLS, or Temporal Cloud with mTLS or an API key), registers
  * the workflows and activities, and drains gracefully on SIGINT/SIGTERM.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
 import { buildActivityDeps, closeActivityDeps } from './src/activities/deps';
@@ -15,21 +17,33 @@ import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
 import { refuseUnencryptedActivities } from './src/temporal/activity-interceptors';
 import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from './src/temporal/data-converter';
+import { ensureReconcileSchedule } from './src/temporal/fleet';
 import { installRuntime } from './src/temporal/runtime';
+import { reconcileScheduleId } from './src/workflows/fleet-definitions';
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
-  const deps = await buildActivityDeps(config, logger);
-  const activities = createActivities(deps);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const dataConverter = providerDataConverter(codecKeyring(config), codecPolicy(config));
+  // The fleet sweeps start per-device runs through the worker's own connection.
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter });
+  let deps;
   try {
+    deps = await buildActivityDeps(config, logger, { client, taskQueue: config.taskQueue });
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const activities = createActivities(deps);
+  try {
+    await keepReconcileSchedule(client, config, logger);
     const worker = await Worker.create({
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
       workflowsPath: require.resolve('./src/workflows'),
       activities,
-      dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)),
+      dataConverter,
       // The worker trusts only what it encrypted: refused payloads fail the run (src/temporal/refused-payload.ts).
       interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES, activity: [refuseUnencryptedActivities] },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
@@ -45,6 +59,20 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   } finally {
     await connection.close();
     await closeActivityDeps(deps);
+  }
+}
+
+/**
+ * A worker that cannot write the Schedule (a namespace role without schedule rights) still
+ * delivers enrollments: the error names what is missing, and reconciliation can be run by hand.
+ */
+async function keepReconcileSchedule(client: Client, config: Config, logger: Logger): Promise<void> {
+  const scheduleId = reconcileScheduleId(config.taskQueue);
+  try {
+    const outcome = await ensureReconcileSchedule(client, { taskQueue: config.taskQueue, everyMs: config.reconcileEvery });
+    logger.info({ scheduleId, everyMs: config.reconcileEvery, outcome }, 'reconcile schedule');
+  } catch (err) {
+    logger.error({ err, scheduleId }, 'could not create or update the reconcile schedule: fleet reconciliation will not run on its own (POST /v1/reconciliations runs one)');
   }
 }
 

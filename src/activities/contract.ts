@@ -82,6 +82,8 @@ export interface RequestCertificatesInput extends StepTiming {
   user: IdentifiedUser;
   credentials: CredentialPlan[];
   device?: DeviceFacts;
+  /** Renewal on demand: the user's shared credentials issued before this instant are issued anew. */
+  reissueSharedIssuedBefore?: string;
 }
 
 export interface AwaitIssuanceInput extends StepTiming {
@@ -92,6 +94,7 @@ export interface AwaitIssuanceInput extends StepTiming {
   /** How often the CA is asked during the first day of a wait (then at least hourly). */
   pollIntervalMs: number;
   device?: DeviceFacts;
+  reissueSharedIssuedBefore?: string;
 }
 
 export interface DeliverCredentialsInput extends StepTiming {
@@ -129,6 +132,24 @@ export interface CleanUpReport {
   notes: string[];
 }
 
+/** After a renewal's delivery: the phone is told to fetch it, and what it replaced is revoked. */
+export interface FinishRenewalInput {
+  enrollment: EnrollmentRef;
+  user: IdentifiedUser;
+  device: DeviceFacts;
+  /** Why the renewal ran and which sweep started it. */
+  reason: string;
+  sweepId: string;
+}
+
+export interface FinishRenewalReport {
+  /** reinstalled: UEM was asked to re-install the S/MIME profile; queued: administrators will be told to re-push it. */
+  profile: 'reinstalled' | 'queued';
+  /** Superseded signing certificates revoked (reason superseded). */
+  revokedSerials: string[];
+  notes: string[];
+}
+
 export interface LifecycleActivities {
   identifyUser(input: IdentifyUserInput): Promise<IdentifiedUser>;
   requestCertificates(input: RequestCertificatesInput): Promise<CredentialProgress[]>;
@@ -136,4 +157,5 @@ export interface LifecycleActivities {
   deliverCredentials(input: DeliverCredentialsInput): Promise<DeliveryReceipt[]>;
   notifyFailure(notice: FailureNotice): Promise<void>;
   cleanUpEnrollment(input: CleanUpInput): Promise<CleanUpReport>;
+  finishRenewal(input: FinishRenewalInput): Promise<FinishRenewalReport>;
 }

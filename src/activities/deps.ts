@@ -61,6 +61,8 @@ export async function buildActivityDeps(config: Config, logger: Logger, temporal
       pkcs12: { defaultProfile: config.pkcs12DefaultProfile, byPlatform: parsePlatformProfiles(config.pkcs12PlatformProfiles) },
       recipientCertificatePem: config.recipientCertFile ? readFileSync(config.recipientCertFile, 'utf8') : undefined,
       revokeSigningOnCancel: config.revokeSigningOnUnenroll,
+      revokeSuperseded: config.revokeSuperseded,
+      smimeProfileId: config.uemSmimeProfileId,
       claimLeaseMs: config.escrowClaimLease,
       renewWithinMs: config.escrowRenewWithin,
       policy: provisioningPolicy(config),

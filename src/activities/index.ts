@@ -17,13 +17,14 @@ import type { Sealer } from './crypto/sealing';
 import type { ProviderDatabase } from './database/database';
 import type { EscrowStore } from './escrow/escrow-store';
 import type { FleetActivities, FleetSettings } from './fleet/contract';
-import { enrollDevices, renewDevices, retireDevices, type ProvisioningStarter } from './fleet/sweeps';
+import { enrollDevices, notifyReinstalls, renewDevices, retireDevices, sweepOutcomes, type ProvisioningStarter } from './fleet/sweeps';
 import { createLegacyActivities } from './legacy/activities';
 import type { LegacyProvisioningActivities } from './legacy/contract';
 import { attempt } from './lifecycle/attempt';
 import { cleanUp } from './lifecycle/clean-up';
 import { deliver, type Pkcs12Policy } from './lifecycle/delivery';
 import { identifyUser } from './lifecycle/identify-user';
+import { finishRenewal } from './lifecycle/renewal';
 import { advance } from './lifecycle/issuance';
 import { awaitIssuance } from './lifecycle/waiting';
 import type { Notifier } from './notify/notifier';
@@ -60,6 +61,10 @@ export interface ActivityDeps {
   recipientCertificatePem?: string;
   /** Revoke signing certificates at the CA when an enrollment is cancelled (unenroll, wipe). */
   revokeSigningOnCancel: boolean;
+  /** After a renewal is delivered, revoke the signing certificates it superseded (REVOKE_SUPERSEDED). */
+  revokeSuperseded: boolean;
+  /** UEM's S/MIME profile, re-installed on a device after its renewal (UEM_SMIME_PROFILE_ID). */
+  smimeProfileId?: number;
   /** The provider's database (the escrow's and the register's tables). */
   database: ProviderDatabase;
   /** Where shared credentials (encryption: one per user) are kept, encrypted. */
@@ -83,7 +88,9 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
     identifyUser: (input) => attempt(input, 'identify the user', () => identifyUser(input.event, deps.directory)),
 
     requestCertificates: (input) =>
-      attempt(input, 'request the certificates', () => Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device })))),
+      attempt(input, 'request the certificates', () =>
+        Promise.all(input.credentials.map((plan) => advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device, reissueSharedIssuedBefore: input.reissueSharedIssuedBefore }))),
+      ),
 
     awaitIssuance: (input) => awaitIssuance(deps, input),
 
@@ -97,6 +104,8 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
     notifyFailure: (notice) => deps.notifier.notifyFailure(notice),
 
     cleanUpEnrollment: (input) => cleanUp(deps, input),
+
+    finishRenewal: (input) => finishRenewal(deps, input),
   };
   const fleetDeps = { ...deps, settings: deps.fleet };
   const fleet: FleetActivities = {
@@ -105,6 +114,8 @@ export function createActivities(deps: ActivityDeps): ProviderActivities {
     retireDevices: (input) => retireDevices(fleetDeps, input),
     renewDevices: (input) => renewDevices(fleetDeps, input),
     countUnseen: ({ sweepId }) => deps.register.unseenShare(sweepId),
+    sweepOutcomes: ({ sweepId }) => sweepOutcomes(fleetDeps, sweepId),
+    notifyReinstalls: (input) => notifyReinstalls(fleetDeps, input),
     finishSweep: ({ sweepId }) => deps.register.forgetScan(sweepId),
   };
   return { ...createLegacyActivities(deps), ...lifecycle, ...fleet };

@@ -123,6 +123,17 @@ export interface DeliveryReport {
   attempts: number;
   deliveredAt: string;
   credentials: CredentialStatus[];
+  /** A renewal run: what happened after delivery (unfinished: the re-install or revocation gave up; see the history). */
+  renewal?: RenewalOutcome;
+}
+
+export interface RenewalOutcome {
+  reason: string;
+  sweepId: string;
+  profile?: 'reinstalled' | 'queued';
+  revokedSerials?: string[];
+  notes?: string[];
+  unfinished?: boolean;
 }
 
 /** Carried as the details of the `DeliveryFailed` failure. */

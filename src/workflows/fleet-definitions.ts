@@ -68,12 +68,14 @@ export function addCounts(a: SweepCounts, b: Partial<SweepCounts>): SweepCounts 
   return sum;
 }
 
-/** The phases of a sweep, in order; a kind runs the ones it needs. */
-export type SweepPhase = 'enroll' | 'retire' | 'renew';
+/** The phases of a sweep, in order; a kind runs the ones it needs (scan: note what UEM has, start nothing). */
+export type SweepPhase = 'enroll' | 'scan' | 'retire' | 'renew' | 'settle';
 
 /** Where a sweep is: carried across continue-as-new, and shown by the `sweepProgress` query and the memo. */
 export interface SweepProgress {
   kind: SweepKind;
+  /** The sweep's workflow id. */
+  sweepId?: string;
   phase: SweepPhase;
   counts: SweepCounts;
   /** When the sweep began (its first run), ISO 8601. */
@@ -88,6 +90,8 @@ export interface SweepProgress {
   reason?: string;
   /** What the sweep chose not to do, and why (e.g. a reconcile refusing to retire most of the fleet). */
   notes?: string[];
+  /** Renewal: how the runs it started have ended so far (settle phase). */
+  outcomes?: { running: number; completed: number; failed: number; cancelled: number };
 }
 
 /** Where the next page begins: a UEM cursor (inventory phases) or a register position (renew, retire). */

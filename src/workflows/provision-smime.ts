@@ -6,6 +6,10 @@
  *      ▲  an attempt per slot (default every 4 h, ≤ 75, ≤ EventTime + 12.5 days); retryNow skips the wait
  *      └─ then: failure notification, Stage=Failed, DeliveryFailed
  *
+ *   a renewal (input.renewal) is the same run for a device that already holds credentials, then:
+ *      ─▶ re-install the S/MIME profile (or queue the device for the administrators' notice)
+ *      ─▶ revoke the signing certificate it replaced
+ *
  * Each step is one activity for every credential kind, and each attempt redoes only what is not
  * done (the register and the escrow remember what is). Waiting — for the next slot, for the CA —
  * is Temporal's retry timer on the step that will do the work (lifecycle/steps.ts), so a wait
@@ -15,7 +19,7 @@
  * Runs started before this shape replay and finish with the first one (legacy/provision-smime-v1.ts).
  */
 import { ApplicationFailure, CancellationScope, isCancellation, log, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { CredentialPlan, CredentialProgress, EnrollmentRef, IdentifiedUser } from '../activities/contract';
+import type { CredentialPlan, CredentialProgress, EnrollmentRef, FinishRenewalReport, IdentifiedUser } from '../activities/contract';
 import type { FailureNotice, FailureReason } from '../activities/notify/notifier';
 import { DELIVERY_FAILED } from '../domain/errors';
 import { defaultPolicy } from '../domain/policy';
@@ -42,6 +46,8 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   const device = { deviceId: event.deviceId, platform: event.platform };
   const plans: CredentialPlan[] = policy.credentialKinds.map((kind) => ({ kind, sharedBy: (policy.sharedKinds ?? []).includes(kind) ? 'user' : 'device' }));
   const progress = new Progress(event, window, policy.credentialKinds);
+  const reissueSharedIssuedBefore = input.renewal?.reissueSharedIssuedBefore;
+  let renewal: FinishRenewalReport | undefined;
   const retryNow = signalled();
   const issuedNow = signalled();
   setHandler(retryNowSignal, () => retryNow.request());
@@ -71,6 +77,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
         progress.user ??= await step('ResolvingUser', 'identifyUser', { event }, 'Find the user\'s address in UEM');
         await obtainCertificates(progress.user, step);
         await deliver(progress.user, step);
+        if (input.renewal) renewal = await finishRenewal(progress.user);
         return delivered();
       } catch (err) {
         if (isCancellation(err)) throw err;
@@ -93,7 +100,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     const unissued = plansFor(progress.kinds('unissued'));
     if (unissued.length === 0) return;
     const kinds = unissued.map((p) => p.kind).join(' and ');
-    const requested = await step('RequestingCertificate', 'requestCertificates', { enrollment, user, credentials: unissued, device }, `Request the ${kinds} certificate${unissued.length > 1 ? 's' : ''}`);
+    const requested = await step('RequestingCertificate', 'requestCertificates', { enrollment, user, credentials: unissued, device, reissueSharedIssuedBefore }, `Request the ${kinds} certificate${unissued.length > 1 ? 's' : ''}`);
     progress.record(requested);
     const waiting = requested.filter((p) => p.state !== 'issued');
     if (waiting.length > 0) await awaitIssuance(user, waiting);
@@ -110,7 +117,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       const summary = escrowWait ? 'Another device of the user is issuing the shared credential: look again' : `Ask the CA every ${formatDuration(policy.issuancePollIntervalMs)} until issued`;
       const call: StepCall = { summary, deadline: window.deadline, poll: { intervalMs: policy.issuancePollIntervalMs, firstDayUntil: escrowWait ? undefined : firstDayUntil, escrowWait }, wake: anyOf(issuedNow, retryNow) };
       try {
-        progress.record(await runStep('awaitIssuance', { enrollment, user, credentials, pollIntervalMs: policy.issuancePollIntervalMs, device }, call));
+        progress.record(await runStep('awaitIssuance', { enrollment, user, credentials, pollIntervalMs: policy.issuancePollIntervalMs, device, reissueSharedIssuedBefore }, call));
         return;
       } catch (err) {
         // The first day's asking ended (its schedule-to-close): go on asking hourly, to the deadline.
@@ -123,6 +130,24 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   async function deliver(user: IdentifiedUser, step: RunStep): Promise<void> {
     const kinds = progress.kinds('undelivered');
     progress.delivered(await step('Uploading', 'deliverCredentials', { enrollment, user, platform: event.platform, kinds }, 'Build the PKCS#12 files and upload them to the gateway'));
+  }
+
+  /**
+   * A renewal at the gateway: the phone is told to fetch it, and the signing certificate it replaced
+   * is revoked — after, never before. Delivery has happened whatever this answers: a failure here is
+   * logged and reported, not a failed delivery.
+   */
+  async function finishRenewal(user: IdentifiedUser): Promise<FinishRenewalReport | undefined> {
+    progress.enter('FinishingRenewal');
+    try {
+      return await durable.finishRenewal.executeWithOptions({ summary: 'Re-install the S/MIME profile and revoke what the renewal replaced' }, [
+        { enrollment, user, device, reason: input.renewal!.reason, sweepId: input.renewal!.sweepId },
+      ]);
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      log.error('renewal delivered, but its profile re-install or revocation did not finish', { errorType: describe(err).type, error: describe(err).message });
+      return undefined;
+    }
   }
 
   /** The attempt has begun (its slot came, or it runs at once): the stage it is in. */
@@ -153,6 +178,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
       attempts: progress.attempt,
       deliveredAt: new Date().toISOString(),
       credentials: progress.statuses(),
+      ...(input.renewal ? { renewal: { reason: input.renewal.reason, sweepId: input.renewal.sweepId, ...(renewal ?? { unfinished: true }) } } : {}),
     };
   }
 

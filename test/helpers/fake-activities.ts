@@ -20,6 +20,7 @@ export interface FakeSteps {
   deliver(kind: CredentialKind, input: Parameters<LifecycleActivities['deliverCredentials']>[0]): Promise<{ alreadyPresent?: boolean }>;
   notifyFailure: LifecycleActivities['notifyFailure'];
   cleanUpEnrollment: LifecycleActivities['cleanUpEnrollment'];
+  finishRenewal: LifecycleActivities['finishRenewal'];
 }
 
 export interface Call {
@@ -74,6 +75,9 @@ export function fakeActivities(clock: () => Promise<number>, overrides: Partial<
     async cleanUpEnrollment() {
       return { removedFromGateway: true, revokedSerials: [], notes: [] };
     },
+    async finishRenewal() {
+      return { profile: 'reinstalled', revokedSerials: [], notes: [] };
+    },
   };
   const steps: FakeSteps = { ...defaults, ...overrides };
   const quick = [0, 0, 0];
@@ -119,6 +123,10 @@ export function fakeActivities(clock: () => Promise<number>, overrides: Partial<
     cleanUpEnrollment: async (input) => {
       await record('cleanUpEnrollment', input);
       return steps.cleanUpEnrollment(input);
+    },
+    finishRenewal: async (input) => {
+      await record('finishRenewal', input);
+      return steps.finishRenewal(input);
     },
   };
   return Object.assign(activities, {

@@ -127,6 +127,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
     recipientCertificatePem: pki.recipientCertPem,
     revokeSigningOnCancel: true,
+    revokeSuperseded: true,
     database,
     escrow,
     register,

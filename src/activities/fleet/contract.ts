@@ -66,6 +66,15 @@ export interface RenewPageInput extends SweepPage {
   reissueSharedIssuedBefore?: string;
 }
 
+/** Runs a sweep started, by how they stand now. */
+export interface RunOutcomes {
+  running: number;
+  completed: number;
+  /** Failed, timed out or terminated. */
+  failed: number;
+  cancelled: number;
+}
+
 /** One page done: what it counted, and where the next one starts (absent: the phase is over). */
 export interface PageResult {
   counts: Partial<SweepCounts>;
@@ -85,6 +94,13 @@ export interface FleetActivities {
   renewDevices(input: RenewPageInput): Promise<PageResult>;
   /** Reconcile: devices holding credentials, and how many of them the scan did not see in UEM. */
   countUnseen(input: { sweepId: string }): Promise<{ holders: number; unseen: number }>;
+  /** How the provisioning runs a sweep started are doing (Temporal's visibility, by FleetSweep). */
+  sweepOutcomes(input: { sweepId: string }): Promise<RunOutcomes>;
+  /**
+   * One notice to the administrators listing the renewed devices whose S/MIME profile must be
+   * re-pushed (those of one sweep, or every device still waiting): the renewal batch's notice.
+   */
+  notifyReinstalls(input: { sweepId?: string; reason: string }): Promise<{ devices: number }>;
   /** The sweep is over (completed or cancelled): drop what it kept in the database. */
   finishSweep(input: { sweepId: string }): Promise<void>;
 }

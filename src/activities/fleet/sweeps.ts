@@ -17,7 +17,8 @@ import type { SweepCounts } from '../../workflows/fleet-definitions';
 import { cleanUp, type CleanUpDeps } from '../lifecycle/clean-up';
 import type { HeldDevice, HolderFilter } from '../register/credential-register';
 import type { DeviceInventory, InventoryDevice } from '../uem/device-inventory';
-import type { EnrollPageInput, FleetSettings, PageResult, RenewPageInput, RetirePageInput } from './contract';
+import type { EnrollPageInput, FleetSettings, PageResult, RenewPageInput, RetirePageInput, RunOutcomes } from './contract';
+import { REINSTALL_NOTICE_MAX_DEVICES, type Notifier } from '../notify/notifier';
 import { Pacer } from './pacer';
 
 /** How the worker reaches Temporal to start per-device runs. */
@@ -199,4 +200,37 @@ function requireInventory(deps: FleetDeps, kind: string): DeviceInventory {
 function requireTemporal(deps: FleetDeps): ProvisioningStarter {
   if (!deps.temporal) throw nonRetryable('ConfigurationError', 'fleet sweeps start provisioning runs through the worker\'s Temporal connection, which this worker was built without');
   return deps.temporal;
+}
+
+/** Counted by Temporal's visibility: the runs carry the sweep's id as FleetSweep. */
+export async function sweepOutcomes(deps: FleetDeps, sweepId: string): Promise<RunOutcomes> {
+  const { client } = requireTemporal(deps);
+  const count = async (status: string) => (await client.workflow.count(`FleetSweep = '${sweepId.replace(/'/g, '')}' AND ExecutionStatus = '${status}'`)).count;
+  const [running, completed, failed, timedOut, terminated, cancelled] = await Promise.all(['Running', 'Completed', 'Failed', 'TimedOut', 'Terminated', 'Canceled'].map(count));
+  return { running: running!, completed: completed!, failed: failed! + timedOut! + terminated!, cancelled: cancelled! };
+}
+
+/**
+ * The renewal batch's notice: every device still waiting for its profile to be re-pushed (of one
+ * sweep, or all), in one message — the first REINSTALL_NOTICE_MAX_DEVICES listed, `total` counting
+ * them all. The queue is marked only after the notifier took the notice: a retry may repeat the
+ * notice, never lose it.
+ */
+export async function notifyReinstalls(deps: FleetDeps & { notifier: Notifier }, input: { sweepId?: string; reason: string }): Promise<{ devices: number }> {
+  const pending = await deps.register.pendingReinstalls(input.sweepId, REINSTALL_NOTICE_MAX_DEVICES * 100);
+  if (pending.length === 0) return { devices: 0 };
+  const { workflowId = '', runId = '' } = Context.current().info.workflowExecution ?? {};
+  await deps.notifier.notifyProfileReinstall({
+    workflowId,
+    runId,
+    reason: input.reason,
+    devices: pending.slice(0, REINSTALL_NOTICE_MAX_DEVICES).map((d) => ({ deviceUuid: d.deviceUuid, enrollmentUserUuid: d.enrollmentUserUuid, deviceId: d.deviceId, serialNumber: d.serialNumber, email: d.email })),
+    total: pending.length,
+    howToFind: `GET /v1/credentials?state=active&deviceUuid=… for each device, or the Temporal UI: FleetSweep = '${input.sweepId ?? workflowId}'`,
+    sentAt: new Date().toISOString(),
+    workflowUrl: '',
+  });
+  await deps.register.markReinstallsNotified(pending.map((d) => d.seq));
+  log.info('profile re-install notice sent', { devices: pending.length });
+  return { devices: pending.length };
 }

@@ -47,6 +47,8 @@ export interface IssuanceRequest {
   plan: CredentialPlan;
   /** What the register keeps of the device for later (renewal). */
   device?: DeviceFacts;
+  /** Renewal on demand: a shared credential issued before this instant is issued anew. */
+  reissueSharedIssuedBefore?: string;
 }
 
 /** Stable for (workflow, first run, kind): the register row's key and the CA's idempotency key. */
@@ -75,6 +77,7 @@ export async function advance(deps: IssuanceDeps, request: IssuanceRequest): Pro
     const claim = await deps.escrow.claim(escrowKeyOf(request), escrowOwnerOf(enrollment), {
       leaseMs: deps.claimLeaseMs,
       renewBefore: new Date(Date.now() + deps.renewWithinMs),
+      ...(request.reissueSharedIssuedBefore ? { renewIssuedBefore: request.reissueSharedIssuedBefore } : {}),
     });
     if (claim.status === 'exists') {
       await ensureRow(deps, request, row);

@@ -17,7 +17,7 @@ export async function awaitIssuance(deps: IssuanceDeps, input: AwaitIssuanceInpu
   const outages: string[] = [];
   for (const plan of input.credentials) {
     try {
-      progress.push(await advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device }));
+      progress.push(await advance(deps, { enrollment: input.enrollment, user: input.user, plan, device: input.device, reissueSharedIssuedBefore: input.reissueSharedIssuedBefore }));
     } catch (err) {
       if (!isTransient(err)) throw err;
       outages.push(`${plan.kind}: ${(err as Error).message}`);

@@ -130,7 +130,39 @@ const MIGRATIONS = [
     PRIMARY KEY (scan_id, device_uuid)
   ){strict};
   `),
+  // Devices whose renewed credentials wait for the S/MIME profile to be re-pushed by an
+  // administrator (no UEM_SMIME_PROFILE_ID, or UEM refused the install): one notice per batch.
+  portableMigration(`
+  CREATE TABLE profile_reinstalls (
+    seq                  {serial},
+    workflow_id          {text} NOT NULL,
+    run_id               {text} NOT NULL,
+    sweep_id             {text} NOT NULL,
+    reason               {text} NOT NULL,
+    enrollment_user_uuid {text} NOT NULL,
+    device_uuid          {text} NOT NULL,
+    device_id            {text},
+    serial               {text},
+    email                {text},
+    queued_at            {time} NOT NULL,
+    notified_at          {time},
+    UNIQUE (workflow_id, run_id)
+  ){strict};
+  CREATE INDEX profile_reinstalls_pending ON profile_reinstalls (notified_at, seq);
+  `),
 ];
+
+/** A device waiting for its S/MIME profile to be re-pushed after a renewal. */
+export interface PendingReinstall {
+  seq: number;
+  sweepId: string;
+  reason: string;
+  enrollmentUserUuid: string;
+  deviceUuid: string;
+  deviceId?: string;
+  serialNumber?: string;
+  email?: string;
+}
 
 /** A page of devices holding active credentials; `nextAfter` is the cursor of the next page, absent on the last. */
 export interface HeldPage {
@@ -405,6 +437,49 @@ export class CredentialRegister {
       [scanId],
     );
     return { holders: Number(row?.holders ?? 0), unseen: Number(row?.unseen ?? 0) };
+  }
+
+  /**
+   * A device's signing certificates that a newer one replaced and that are still unrevoked: what a
+   * renewal revokes once the new credential is at the gateway. Shared (escrowed) credentials are
+   * the user's, never revoked here.
+   */
+  async supersededSigning(enrollmentUserUuid: string, deviceUuid: string): Promise<RegisteredCredential[]> {
+    const rows = await this.db.all<Row>(
+      `SELECT ${COLUMNS} FROM credentials WHERE enrollment_user_uuid = $1 AND device_uuid = $2 AND kind = 'signing' AND state = 'superseded' AND escrow_id IS NULL AND serial IS NOT NULL ORDER BY seq`,
+      [enrollmentUserUuid, deviceUuid],
+    );
+    return rows.map(toCredential);
+  }
+
+  /** Queue a device for the next profile re-install notice (once per renewal run). */
+  async queueReinstall(entry: Omit<PendingReinstall, 'seq'> & { workflowId: string; runId: string }): Promise<void> {
+    await this.db.transaction(undefined, (tx) =>
+      tx.run(
+        `INSERT INTO profile_reinstalls (workflow_id, run_id, sweep_id, reason, enrollment_user_uuid, device_uuid, device_id, serial, email, queued_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING`,
+        [entry.workflowId, entry.runId, entry.sweepId, entry.reason, entry.enrollmentUserUuid, entry.deviceUuid, entry.deviceId ?? null, entry.serialNumber ?? null, entry.email ?? null, new Date(tx.nowMs).toISOString()],
+      ),
+    );
+  }
+
+  /** Devices queued for a re-install notice and not yet in one: of one sweep, or all. */
+  async pendingReinstalls(sweepId: string | undefined, limit: number): Promise<PendingReinstall[]> {
+    const rows = await this.db.all<{ seq: number; sweepId: string; reason: string; enrollmentUserUuid: string; deviceUuid: string; deviceId: string | null; serial: string | null; email: string | null }>(
+      `SELECT seq, sweep_id AS "sweepId", reason, enrollment_user_uuid AS "enrollmentUserUuid", device_uuid AS "deviceUuid", device_id AS "deviceId", serial, email
+       FROM profile_reinstalls WHERE notified_at IS NULL ${sweepId ? 'AND sweep_id = $2' : ''} ORDER BY seq LIMIT $1`,
+      sweepId ? [limit, sweepId] : [limit],
+    );
+    return rows.map((r) => ({ seq: Number(r.seq), sweepId: r.sweepId, reason: r.reason, enrollmentUserUuid: r.enrollmentUserUuid, deviceUuid: r.deviceUuid, deviceId: r.deviceId ?? undefined, serialNumber: r.serial ?? undefined, email: r.email ?? undefined }));
+  }
+
+  /** These queued devices went out in a notice. */
+  async markReinstallsNotified(seqs: readonly number[]): Promise<void> {
+    if (seqs.length === 0) return;
+    await this.db.transaction(undefined, async (tx) => {
+      const at = new Date(tx.nowMs).toISOString();
+      for (const seq of seqs) await tx.run('UPDATE profile_reinstalls SET notified_at = $2 WHERE seq = $1 AND notified_at IS NULL', [seq, at]);
+    });
   }
 
   /** How many active credentials expire before `before` (the expiry gauge). */

@@ -41,6 +41,7 @@ export interface SweepPlan {
 export async function sweep(plan: SweepPlan): Promise<SweepProgress> {
   const { progress, phases } = plan;
   const sweepId = workflowInfo().workflowId;
+  progress.sweepId = sweepId;
   setHandler(sweepProgressQuery, () => progress);
   let position = plan.position;
   let pagesThisRun = 0;

@@ -30,7 +30,7 @@ const QUICK = { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '
 const steps = proxyActivities<LifecycleActivities>({ startToCloseTimeout: '3m', retry: { ...QUICK, nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES } });
 
 /** Notification and clean-up must get through: they retry for as long as the run lasts. */
-export const durable = proxyActivities<Pick<LifecycleActivities, 'notifyFailure' | 'cleanUpEnrollment'>>({
+export const durable = proxyActivities<Pick<LifecycleActivities, 'notifyFailure' | 'cleanUpEnrollment' | 'finishRenewal'>>({
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '1d',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '10m', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },
