@@ -69,6 +69,8 @@ export const searchAttributes = {
   attempt: defineSearchAttributeKey('Attempt', SearchAttributeType.INT),
   deviceUuid: defineSearchAttributeKey('DeviceUUID', SearchAttributeType.KEYWORD),
   enrollmentUserUuid: defineSearchAttributeKey('EnrollmentUserUUID', SearchAttributeType.KEYWORD),
+  /** Runs a fleet sweep (backfill, reconcile, renewal) started carry the sweep's workflow id. */
+  fleetSweep: defineSearchAttributeKey('FleetSweep', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Search attributes the dev server and tests register: name → type, as the CLI spells it. */
@@ -77,6 +79,7 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
   Attempt: 'Int',
   DeviceUUID: 'Keyword',
   EnrollmentUserUUID: 'Keyword',
+  FleetSweep: 'Keyword',
 };
 
 /** Public progress of one credential: nothing secret, ever. */

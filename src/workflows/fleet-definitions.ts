@@ -7,8 +7,8 @@
  *
  * Clients (API, CLI, tests, the worker's schedule) import this file; it has no workflow-only imports.
  */
-import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import { defineQuery } from '@temporalio/workflow';
+import { searchAttributes } from './definitions';
 
 export const BACKFILL_WORKFLOW_TYPE = 'backfillSmime';
 export const RECONCILE_WORKFLOW_TYPE = 'reconcileSmime';
@@ -24,9 +24,7 @@ export type SweepKind = 'backfill' | 'reconcile' | 'renewal';
 export const SWEEP_ID_PREFIX: Record<SweepKind, string> = { backfill: 'smime-backfill-', reconcile: 'smime-reconcile-', renewal: 'smime-renewal-' };
 
 /** The provisioning runs a sweep starts carry its id here, so their outcomes can be counted. */
-export const fleetSearchAttributes = {
-  sweep: defineSearchAttributeKey('FleetSweep', SearchAttributeType.KEYWORD),
-} as const;
+export const fleetSearchAttributes = { sweep: searchAttributes.fleetSweep } as const;
 
 /** Which devices: all of UEM's (default) or one smart group's. */
 export interface DeviceScope {

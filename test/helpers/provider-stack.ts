@@ -72,6 +72,7 @@ export interface ProviderStack {
   sim: CegSimulator;
   sealingKeyring: Keyring;
   escrow: EscrowStore;
+  register: CredentialRegister;
   codecKeyring: Keyring;
   notices: FailureNotice[];
   reinstallNotices: ProfileReinstallNotice[];
@@ -160,6 +161,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     sim,
     sealingKeyring,
     escrow,
+    register,
     codecKeyring,
     notices,
     reinstallNotices,
