@@ -318,6 +318,16 @@ describe('fleet sweeps through the management API (dev server, UEM and CEG simul
     assert.equal(view.retired, 0);
   });
 
+  it('a backfill of a smart group UEM does not know ends Failed and says why (the message for operators only)', async () => {
+    const id = await start('/v1/backfills', { smartGroupId: 987_654 });
+    const view = (await ended(`/v1/backfills/${id}`)) as SweepAnswer & { failure?: { type: string; message: string } };
+    assert.equal(view.state, 'Failed');
+    assert.equal(view.failure?.type, 'ConfigurationError');
+    assert.match(view.failure?.message ?? '', /UEM answered 404 .*smartgroups\/987654/);
+    const seen = (await get(`/v1/backfills/${id}`, VIEWER_TOKEN)) as SweepAnswer & { failure?: { type: string; message: string } };
+    assert.deepEqual(seen.failure, { type: 'ConfigurationError', message: '(shown to operators only)' });
+  });
+
   it('a slow backfill cancelled through the API ends Cancelled and soon starts nothing more; a second cancel is 409', async () => {
     await addDevices(30, SLOW_GROUP);
     const id = await start('/v1/backfills', { smartGroupId: SLOW_GROUP, ratePerSecond: 0.5 });
