@@ -268,7 +268,8 @@ describe('fleet sweeps through the management API (dev server, UEM and CEG simul
     const all = (await call('GET', '/v1/backfills?pageSize=200', VIEWER_TOKEN)).json as { items: SweepAnswer[] };
     assert.ok(all.items.some((item) => item.id === firstBackfill));
     const [token, check] = first.nextPageToken.split('.');
-    assertProblem(await call('GET', `/v1/backfills?pageToken=${token}x.${check}`, VIEWER_TOKEN), 400);
+    const mangled = `${token!.startsWith('A') ? 'B' : 'A'}${token!.slice(1)}`;
+    assertProblem(await call('GET', `/v1/backfills?pageToken=${mangled}.${check}`, VIEWER_TOKEN), 400);
     assertProblem(await call('GET', `/v1/renewals?pageToken=${encodeURIComponent(first.nextPageToken)}`, VIEWER_TOKEN), 400);
   });
 
@@ -372,6 +373,10 @@ describe('fleet sweeps through the management API (dev server, UEM and CEG simul
     assert.ok(current?.serialNumber && current.serialNumber !== old.serialNumber, 'a new signing certificate is active');
     const revoked = await signing('revoked');
     assert.deepEqual(revoked.map((r) => r.serialNumber), [old.serialNumber], 'the superseded one is revoked');
+    // The user's encryption credential was not expiring: the same escrowed one again, the old row superseded.
+    const encryption = ((await call('GET', `/v1/credentials?deviceUuid=${device.deviceUuid}`, VIEWER_TOKEN)).json as { items: CredentialAnswer[] }).items.filter((i) => i.kind === 'encryption');
+    assert.deepEqual(encryption.map((i) => i.state).sort(), ['active', 'superseded']);
+    assert.equal(new Set(encryption.map((i) => i.serialNumber)).size, 1, 'the same certificate, delivered again');
   });
 
   it('a renewal that selects nothing completes with zeros; a finished one cannot be cancelled', async () => {
