@@ -15,8 +15,15 @@ sameShape<(typeof CREDENTIAL_KINDS)[number], CredentialKind>(true);
 /** `<position>.<check>`: where the next page starts, and a check value over it and the filters. */
 export const CREDENTIAL_PAGE_TOKEN_PATTERN = /^[0-9]{1,15}\.[A-Za-z0-9_-]{16}$/;
 
-/** An instant with its offset (2027-03-01T00:00:00Z, …+01:00), as the register compares it: UTC, milliseconds. */
-export const InstantInput = DateTime.transform((value) => new Date(value).toISOString());
+/**
+ * An instant with its offset (2027-03-01T00:00:00Z, …+01:00), as the register compares it: UTC,
+ * milliseconds, years 0001-9999 (the register compares text, and toISOString writes other years
+ * with a sign).
+ */
+export const InstantInput = DateTime.refine((value) => {
+  const year = new Date(value).getUTCFullYear();
+  return year >= 1 && year <= 9999;
+}, 'must fall in the years 0001-9999 (UTC)').transform((value) => new Date(value).toISOString());
 
 export const ListCredentialsQuery = z.strictObject({
   deviceUuid: UuidInput.optional(),
