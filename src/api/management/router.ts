@@ -46,6 +46,10 @@ export function managementRouter(ctx: ApiContext): Router {
   const log = (res: Response) => res.locals.log as Logger;
 
   mountOperation(router, startEnrollment, role[startEnrollment.access], async ({ body }, _req, res) => {
+    if (body.email && ctx.config.uemApiUrl) {
+      // The mailbox in a certificate is UEM's to say (the provider is the registration authority, and UEM its only proof).
+      throw new HttpProblem('invalidField', 'email cannot be chosen when a UEM directory is configured (UEM_API_URL): the address comes from UEM for the EnrollmentUserUUID; leave email out', { field: 'email' });
+    }
     const event: EnrollmentEvent = {
       enrollmentUserUuid: body.enrollmentUserUuid,
       deviceUuid: body.deviceUuid,

@@ -44,7 +44,7 @@ export const StartEnrollmentRequest = z
   .strictObject({
     enrollmentUserUuid: UuidInput,
     deviceUuid: UuidInput,
-    email: z.email().max(320).optional(),
+    email: z.email().max(320).optional().meta({ description: 'Only without a UEM directory (UEM_API_URL unset); with one, the address always comes from UEM and this field is refused (422).' }),
     platform: z.string().trim().min(1).max(64).optional().meta({ examples: ['Apple', 'Android', 'WinRT'] }),
     userName: z.string().trim().min(1).max(256).optional(),
     deviceName: z.string().trim().min(1).max(256).optional(),
