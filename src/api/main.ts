@@ -16,6 +16,7 @@ import { SqlCodecSessionStore } from '../temporal/codec-sessions';
 import { codecKeyring } from '../temporal/data-converter';
 import { createApp } from './app';
 import { bearerTokenMatcher, parseApiTokens } from './auth';
+import { LazyCredentialRegister } from './credential-reader';
 import { createTemporalClient } from './temporal-client';
 
 /** In-flight requests get this long to finish after a shutdown signal. */
@@ -28,13 +29,15 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
   const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
   // Codec sessions live in the provider's database (opened on first use), so logout holds on every replica.
   const sessions = new SqlCodecSessionStore(() => createAdapter(databaseRegistry, config, logger));
+  // The credential register (GET /v1/credentials, the expiry gauges): the same database, read-side, opened on first use.
+  const credentials = new LazyCredentialRegister(() => createAdapter(databaseRegistry, config, logger));
   const codecRouter = createCodecRouter({
     codec: codecForReading(codecKeyring(config)),
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
     sessions,
   });
-  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOperations: codecOperations });
+  const app = createApp({ client, config, logger, registry, credentials, extraRouters: [codecRouter], extraOperations: codecOperations });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(config.apiPort, config.apiHost, (err?: Error) => (err ? reject(err) : resolve(s)));
   });
@@ -54,6 +57,7 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
       clearTimeout(timer);
       await connection.close();
       await sessions.close();
+      await credentials.close();
       logger.info('API stopped');
     })());
   return { server, stop };

@@ -88,7 +88,8 @@ export async function describeSweep(client: Client, kind: SweepKind, id: string)
   };
 }
 
-function stateOf(status: string): SweepState {
+/** Temporal's execution status as a sweep's state (a run that continued as new is the same sweep, still going). */
+export function stateOf(status: string): SweepState {
   switch (status) {
     case 'RUNNING':
     case 'PAUSED':
