@@ -85,7 +85,7 @@ describe('the fleet: backfill and reconcile (dev server, UEM and CEG simulators,
       { devicesSeen: result.counts.devicesSeen, started: result.counts.started, alreadyDelivered: result.counts.alreadyDelivered, failed: result.counts.failed, skipped: result.counts.skipped },
       { devicesSeen: 1000, started: 1000, alreadyDelivered: 0, failed: 0, skipped: 0 },
     );
-    assert.deepEqual(await runsSettled(id), { completed: 1000, other: 0 });
+    assert.deepEqual(await runsSettled(id), { completed: 1000, other: 0 }, `failures: ${JSON.stringify(stack.notices.map((n) => n.lastError))}`);
 
     const holding = await stack.register.devicesHoldingActive([...inGroup, ...outside].map((d) => d.deviceUuid));
     assert.equal(holding.size, 1000);
