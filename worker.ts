@@ -5,7 +5,12 @@
  *
  * Installs the SDK runtime (pino logs, Prometheus metrics), connects to Temporal as configured
  * (dev server, self-hosted with TLS/mTLS, or Temporal Cloud with mTLS or an API key), registers
- * the workflows and activities, and drains gracefully on SIGINT/SIGTERM.
+ * the workflows and activities, and drains gracefully on SIGINT/SIGTERM: polling stops at once,
+ * in-flight activities get WORKER_SHUTDOWN_GRACE to finish (then they are cancelled and their
+ * attempt fails, to be retried elsewhere), and the process exits at the latest 10 s after that.
+ *
+ * Compiled (`npm run build`, then `node dist/worker.js`) it runs the prebuilt workflow bundle;
+ * from source (`npm run worker`) it bundles the workflows as it starts.
  */
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
@@ -15,31 +20,58 @@ import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
 import { codecKeyring, providerDataConverter } from './src/temporal/data-converter';
 import { installRuntime } from './src/temporal/runtime';
+import { startWorkerHealthServer, type WorkerHealthServer } from './src/temporal/worker-health';
+import { workflowCode } from './src/temporal/workflow-code';
+
+/** After the grace time, how long cancelled activities get before the worker gives up on them. */
+const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
   const deps = await buildActivityDeps(config, logger);
   const activities = createActivities(deps);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  let health: WorkerHealthServer | undefined;
   try {
+    const { source, ...code } = workflowCode();
     const worker = await Worker.create({
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      workflowsPath: require.resolve('./src/workflows'),
+      ...code,
       activities,
       dataConverter: providerDataConverter(codecKeyring(config, logger)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
+      shutdownGraceTime: config.shutdownGrace,
+      shutdownForceTime: config.shutdownGrace + SHUTDOWN_FORCE_AFTER_GRACE_MS,
     });
+    if (config.healthPort !== undefined) {
+      health = await startWorkerHealthServer({ host: config.healthHost, port: config.healthPort, namespace: config.temporalNamespace, worker, connection, logger });
+    }
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      // The SDK's runtime does the shutting down; this only says so, with what is still in flight.
+      process.once(signal, () => {
+        const status = worker.getStatus();
+        logger.info({ signal, activities: status.numInFlightActivities, workflowActivations: status.numInFlightWorkflowActivations, graceMs: config.shutdownGrace }, 'worker draining');
+      });
+    }
     logger.info(
-      { address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics` },
+      {
+        address: config.temporalAddress,
+        namespace: config.temporalNamespace,
+        taskQueue: config.taskQueue,
+        workflowCode: source,
+        metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`,
+        ...(health ? { health: health.url } : {}),
+      },
       'worker polling',
     );
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
     logger.info('worker stopped');
   } finally {
+    await health?.close();
     await connection.close();
     await closeActivityDeps(deps);
   }

@@ -3,9 +3,8 @@
  * routers; a test walks the express router and fails if a route is missing here, and validates
  * real responses against these schemas, so the document cannot quietly drift from the code.
  */
-import { readFileSync } from 'node:fs';
 import { STAGES } from '../domain/stages';
-import { projectPath } from '../tools/paths';
+import { packageVersion } from '../package-info';
 import { EXECUTION_STATUSES } from './management/enrollment-view';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './management/router';
 import { WEBHOOK_BODY_LIMIT_BYTES, WEBHOOK_PATH } from './webhook/router';
@@ -421,12 +420,6 @@ function action(name: 'cancel' | 'retry' | 'terminate', summary: string, body: s
       },
     },
   };
-}
-
-let version: string | undefined;
-function packageVersion(): string {
-  version ??= (JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { version: string }).version;
-  return version;
 }
 
 /** The document; `extraPaths` lets whoever mounts extra routers (codec endpoints) document them too. */

@@ -18,6 +18,7 @@ import type { temporal } from '@temporalio/proto';
 import { loadConfig, type Config } from '../config';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
+import { workflowCode } from '../temporal/workflow-code';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -29,10 +30,14 @@ export interface ReplayOutcome {
   error?: string;
 }
 
-/** Replay options for the provider's workflows: the current code, and the provider's data converter. */
+/**
+ * Replay options for the provider's workflows: the code a worker started from the same place would
+ * run (the prebuilt bundle in dist/, the sources otherwise), and the provider's data converter.
+ */
 export function replayOptions(config?: Config): ReplayWorkerOptions {
+  const { source: _source, ...code } = workflowCode();
   return {
-    workflowsPath: require.resolve('../workflows'),
+    ...code,
     dataConverter: config ? providerDataConverter(codecKeyring(config)) : undefined,
     replayName: 'smime-replay',
   };

@@ -39,6 +39,7 @@ function crossChecks(s: Settings): string[] {
     need(s.cegUrl, 'CEG_URL', 'when GATEWAY_TYPE=ceg');
     need(!!s.cegClientCertFile === !!s.cegClientKeyFile, s.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT', 'when the other half of the CEG client certificate is set');
   }
+  need(!!s.apiTlsCert === !!s.apiTlsKey, s.apiTlsCert ? 'API_TLS_KEY' : 'API_TLS_CERT', 'when the other half of the API\'s TLS certificate is set');
   if (s.maxCachedWorkflows !== undefined && s.maxCachedWorkflows < s.maxConcurrentWorkflowTasks) {
     // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
     problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);

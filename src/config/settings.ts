@@ -75,6 +75,9 @@ export const SETTINGS = {
   maxConcurrentActivities: setting({ env: 'WORKER_MAX_CONCURRENT_ACTIVITIES', path: 'worker.maxConcurrentActivities', schema: positiveInt, default: '64', description: 'Activities one worker runs at once (key generation runs on the libuv pool, so this is mostly I/O).' }),
   maxConcurrentWorkflowTasks: setting({ env: 'WORKER_MAX_CONCURRENT_WORKFLOW_TASKS', path: 'worker.maxConcurrentWorkflowTasks', schema: positiveInt, default: '40', description: 'Workflow tasks one worker runs at once.' }),
   maxCachedWorkflows: setting({ env: 'WORKER_MAX_CACHED_WORKFLOWS', path: 'worker.maxCachedWorkflows', schema: optionalPositiveInt, description: 'Open workflows a worker keeps in memory; an evicted workflow is replayed from history at its next step (CPU for memory). At least WORKER_MAX_CONCURRENT_WORKFLOW_TASKS. Empty: the SDK sizes it from the heap limit.' }),
+  shutdownGrace: setting({ env: 'WORKER_SHUTDOWN_GRACE', path: 'worker.shutdownGrace', schema: duration, default: '30s', description: 'After SIGTERM/SIGINT the worker stops polling and gives in-flight activities this long to finish before cancelling them; the process exits at the latest 10 s later. Keep it below the orchestrator\'s stop timeout (Kubernetes terminationGracePeriodSeconds, systemd TimeoutStopSec).' }),
+  healthPort: setting({ env: 'WORKER_HEALTH_PORT', path: 'worker.healthPort', schema: port.optional(), description: 'Port of the worker\'s health endpoint: GET /healthz (live: the worker runs and polls; 503 once it failed) and GET /readyz (ready: polling and Temporal answers for the namespace; 503 while draining). Empty: no health endpoint.' }),
+  healthHost: setting({ env: 'WORKER_HEALTH_HOST', path: 'worker.healthHost', schema: z.string().min(1), default: '127.0.0.1', description: 'Interface the worker\'s health endpoint binds to (0.0.0.0 for Kubernetes probes).' }),
 
   // --- API -----------------------------------------------------------------------------------
   apiPort: setting({ env: 'API_PORT', path: 'api.port', schema: port, default: '3000', description: 'Port of the webhook, management API, codec endpoint, health and metrics.' }),
@@ -82,6 +85,9 @@ export const SETTINGS = {
   webhookUsers: setting({ env: 'UEM_WEBHOOK_USERS', path: 'api.webhookUsers', schema: list, default: '', description: 'Basic-auth credentials UEM uses for the webhook: user:password[,user:password] (several, so they can rotate).', secret: true }),
   apiTokens: setting({ env: 'API_TOKENS', path: 'api.tokens', schema: list, default: '', description: 'Bearer tokens for the management API: token:role[,token:role], role viewer or operator.', secret: true }),
   codecCorsOrigins: setting({ env: 'CODEC_CORS_ORIGINS', path: 'api.codecCorsOrigins', schema: list, default: 'http://localhost:8233,http://127.0.0.1:8233', description: 'Origins (the Temporal UI) allowed to call the codec endpoints.' }),
+  apiTlsCert: setting({ env: 'API_TLS_CERT', path: 'api.tls.certFile', schema: optionalText, description: 'PEM certificate (with its chain) for native HTTPS on the API, for deployments without a TLS-terminating proxy. Empty: plain HTTP.' }),
+  apiTlsKey: setting({ env: 'API_TLS_KEY', path: 'api.tls.keyFile', schema: optionalText, description: 'PEM private key of API_TLS_CERT.', secret: true }),
+  apiShutdownGrace: setting({ env: 'API_SHUTDOWN_GRACE', path: 'api.shutdownGrace', schema: duration, default: '10s', description: 'After SIGTERM/SIGINT the API stops accepting connections and gives in-flight requests this long to finish.' }),
 
   // --- provisioning policy --------------------------------------------------------------------
   schedule: setting({ env: 'PROVISION_SCHEDULE', path: 'provisioning.schedule', schema: z.enum(SCHEDULE_NAMES as [string, ...string[]]), default: 'legacy-4h', description: 'legacy-4h: an attempt every 4 h (UEM 2009 and older); event-driven: quick early retries stretching to 4 h (UEM 2010+ with CEG 1.4).' }),
