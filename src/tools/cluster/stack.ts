@@ -349,7 +349,7 @@ export class Cluster {
       await Promise.all(TEMPORAL_SERVICES.filter((s) => s !== 'history').map((service) => this.launchers.get(`temporal-${service}`)!()));
       const connection = await Connection.connect({ address: this.temporalAddress, tls: this.temporalTls(), connectTimeout: 10_000 });
       try {
-        const result = await setupNamespace(connection, { namespace: NAMESPACE, create: { retentionMs: 3 * 86_400_000 }, waitMs: START_TIMEOUT_MS, log: (line) => this.say(`temporal: ${line}`) });
+        await setupNamespace(connection, { namespace: NAMESPACE, create: { retentionMs: 3 * 86_400_000 }, waitMs: START_TIMEOUT_MS, log: (line) => this.say(`temporal: ${line}`) });
         await this.waitForServing(connection);
       } finally {
         await connection.close();
