@@ -26,7 +26,7 @@ export interface ClusterPorts {
   history: number;
   matching: number;
   temporalWorker: number;
-  /** Ringpop membership port per Temporal service. */
+  /** Ringpop membership port per Temporal service (below 32768: Temporal stores it as a smallint). */
   membership: Record<TemporalService, number>;
   /** Prometheus endpoint per Temporal service. */
   metrics: Record<TemporalService, number>;
@@ -80,10 +80,21 @@ export async function freePorts(workers = 2, apis = 2): Promise<ClusterPorts> {
       }
     }
   };
-  const per = async <K extends string>(keys: readonly K[]) => {
+  const per = async <K extends string>(keys: readonly K[], pick: () => Promise<number> = next) => {
     const out = {} as Record<K, number>;
-    for (const key of keys) out[key] = await next();
+    for (const key of keys) out[key] = await pick();
     return out;
+  };
+  // Temporal stores membership ports as a PostgreSQL smallint: they must stay below 32768, where
+  // the kernel's ephemeral range (32768 and up) never hands them out.
+  const lowPort = async (): Promise<number> => {
+    for (;;) {
+      const port = 20000 + Math.floor(Math.random() * 12767);
+      if (!taken.has(port) && (await canBind(port))) {
+        taken.add(port);
+        return port;
+      }
+    }
   };
   const many = async (n: number) => {
     const out: number[] = [];
@@ -98,7 +109,7 @@ export async function freePorts(workers = 2, apis = 2): Promise<ClusterPorts> {
     history: await next(),
     matching: await next(),
     temporalWorker: await next(),
-    membership: await per(TEMPORAL_SERVICES),
+    membership: await per(TEMPORAL_SERVICES, lowPort),
     metrics: await per(TEMPORAL_SERVICES),
     ui: await next(),
     proxy: await next(),
@@ -109,6 +120,14 @@ export async function freePorts(workers = 2, apis = 2): Promise<ClusterPorts> {
     workerMetrics: await many(workers),
     workerHealth: await many(workers),
   };
+}
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
 }
 
 async function freePort(): Promise<number> {

@@ -45,6 +45,8 @@ import { serviceCommand, setupSchemas, writeTemporalConfigs } from './temporal';
 import { writeUiConfig } from './ui';
 
 export const NAMESPACE = 'default';
+/** Processes stop() places itself; any other (workers, and whatever a test launched) stops with the workers. */
+const FIXED_STOP_ORDER = new Set(['proxy', 'temporal-ui', 'ceg-sim', 'uem-sim', 'temporal-frontend', 'temporal-worker', 'temporal-matching', 'temporal-history', 'step-ca', 'postgres']);
 const START_TIMEOUT_MS = 120_000;
 
 export interface ClusterOptions {
@@ -249,8 +251,8 @@ export class Cluster {
     await this.httpsAgent?.close().catch(() => undefined);
     const order: string[][] = [
       ['proxy'],
-      this.apiNames,
-      [...this.processes.keys()].filter((n) => /^worker-/.test(n) || n.startsWith('rogue')),
+      [...this.processes.keys()].filter((n) => /^api-\d+$/.test(n)),
+      [...this.processes.keys()].filter((n) => !FIXED_STOP_ORDER.has(n) && !/^api-\d+$/.test(n)),
       ['temporal-ui', 'ceg-sim', 'uem-sim'],
       ['temporal-frontend'],
       ['temporal-worker', 'temporal-matching', 'temporal-history'],
@@ -473,9 +475,10 @@ export class Cluster {
     };
   }
 
-  private async launchWorker(n: number, extra: Record<string, string>, name: string): Promise<ManagedProcess> {
+  /** Every setting worker `n` runs with (the deployment tests start the same worker from elsewhere). */
+  workerSettings(n: number, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const { ports } = this;
-    const env = {
+    return {
       ...this.providerEnv(this.layout.worker(n), this.pki.files(`worker-${n}`)),
       WORKER_METRICS_HOST: '127.0.0.1',
       WORKER_METRICS_PORT: String(ports.workerMetrics[n - 1]),
@@ -484,13 +487,26 @@ export class Cluster {
       ...this.options.workerEnv,
       ...extra,
     };
-    const child = this.launch(name, { command: process.execPath, args: [join(DIST, 'worker.js')], env, cwd: projectPath() });
+  }
+
+  /** Every setting API replica `n` runs with. */
+  apiSettings(n: number): NodeJS.ProcessEnv {
+    return { ...this.providerEnv(this.layout.api(n), this.pki.files('api')), API_HOST: '127.0.0.1', API_PORT: String(this.ports.api[n - 1]), ...this.options.apiEnv };
+  }
+
+  /** Run another process as part of the cluster: output in logs/<name>.log, stopped with the rest. */
+  launchProcess(name: string, spec: { command: string; args: string[]; env: NodeJS.ProcessEnv; cwd?: string }): ManagedProcess {
+    return this.launch(name, spec);
+  }
+
+  private async launchWorker(n: number, extra: Record<string, string>, name: string): Promise<ManagedProcess> {
+    const child = this.launch(name, { command: process.execPath, args: [join(DIST, 'worker.js')], env: this.workerSettings(n, extra), cwd: projectPath() });
     await child.waitForLine(/"msg":"worker polling"/, START_TIMEOUT_MS);
     return child;
   }
 
   private async launchApi(n: number): Promise<ManagedProcess> {
-    const env = { ...this.providerEnv(this.layout.api(n), this.pki.files('api')), API_HOST: '127.0.0.1', API_PORT: String(this.ports.api[n - 1]), ...this.options.apiEnv };
+    const env = this.apiSettings(n);
     const child = this.launch(`api-${n}`, { command: process.execPath, args: [join(DIST, 'src/api/main.js')], env, cwd: projectPath() });
     await child.waitForLine(/"msg":"API listening"/, START_TIMEOUT_MS);
     return child;
