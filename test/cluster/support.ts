@@ -250,6 +250,8 @@ export interface ActivityAttempt {
   identity: string;
   startedAt: number;
   scheduledAt: number;
+  /** Why the previous attempt failed (for attempt > 1), e.g. "activity StartToClose timeout". */
+  lastFailure?: string;
 }
 
 export function activityAttempts(histories: Map<string, temporal.api.history.v1.IHistory>): ActivityAttempt[] {
@@ -264,10 +266,17 @@ export function activityAttempts(histories: Map<string, temporal.api.history.v1.
       const started = event.activityTaskStartedEventAttributes;
       if (started) {
         const s = scheduled.get(String(started.scheduledEventId));
-        out.push({ workflowId, activityType: s?.type ?? '?', attempt: started.attempt ?? 1, identity: started.identity ?? '', startedAt: at, scheduledAt: s?.at ?? at });
+        out.push({ workflowId, activityType: s?.type ?? '?', attempt: started.attempt ?? 1, identity: started.identity ?? '', startedAt: at, scheduledAt: s?.at ?? at, lastFailure: started.lastFailure?.message ?? undefined });
       }
     }
   }
+  return out;
+}
+
+/** Retried activity attempts by the previous attempt's failure, e.g. {"activity StartToClose timeout": 3}. */
+export function retriesByCause(attempts: ActivityAttempt[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const a of attempts) if (a.attempt > 1) out[a.lastFailure ?? 'unknown'] = (out[a.lastFailure ?? 'unknown'] ?? 0) + 1;
   return out;
 }
 
