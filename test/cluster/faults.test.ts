@@ -193,7 +193,9 @@ describe(`cluster faults: ${BURST}-enrollment bursts through the proxy`, functio
       refused: resend.refused,
       activitiesCutOffByTheDrain: cutOff.length,
       activitiesRetried: retries(attempts),
-      retriedAfterTimeout: afterTimeout.map((a) => `${a.activityType}#${a.attempt}`).join(' ') || 'none',
+      // Scheduled well before the signal: lost to the load (the same happens without any fault), not to the drain.
+      retriedAfterTimeoutScheduledBeforeSigterm: afterTimeout.filter((a) => a.scheduledAt < termAt - 1000).length,
+      retriedAfterTimeoutScheduledAround: afterTimeout.filter((a) => a.scheduledAt >= termAt - 1000).map((a) => `${a.activityType}#${a.attempt}`).join(' ') || 'none',
       workflowTaskTimeouts: workflowTaskTimeouts(histories),
       supersededRevoked: figures.supersededRevoked,
       harmlessRepeats: figures.harmlessRepeats,
