@@ -1,5 +1,6 @@
 /**
- * The worker: runs provisionSmime workflows and their activities.
+ * The worker: runs the provisioning, retire and fleet workflows and their activities, and keeps
+ * the reconcile Schedule as RECONCILE_EVERY says.
  *
  *   npm run worker          (the dev stack starts it for you: npm run dev)
  *
@@ -12,27 +13,41 @@
  * Compiled (`npm run build`, then `node dist/worker.js`) it runs the prebuilt workflow bundle;
  * from source (`npm run worker`) it bundles the workflows as it starts.
  */
+import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { createActivities } from './src/activities';
 import { buildActivityDeps, closeActivityDeps } from './src/activities/deps';
 import { loadConfigOrExit, type Config } from './src/config';
 import { createLogger, type Logger } from './src/logging';
 import { temporalConnectionOptions } from './src/temporal/connection';
-import { codecKeyring, providerDataConverter } from './src/temporal/data-converter';
+import { refuseUnencryptedActivities } from './src/temporal/activity-interceptors';
+import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from './src/temporal/data-converter';
+import { ensureReconcileSchedule } from './src/temporal/fleet';
 import { installRuntime } from './src/temporal/runtime';
 import { startWorkerHealthServer, type WorkerHealthServer } from './src/temporal/worker-health';
 import { workflowCode } from './src/temporal/workflow-code';
+import { reconcileScheduleId } from './src/workflows/fleet-definitions';
 
 /** After the grace time, how long cancelled activities get before the worker gives up on them. */
 const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
-  const deps = await buildActivityDeps(config, logger);
-  const activities = createActivities(deps);
   const connection = await NativeConnection.connect(temporalConnectionOptions(config));
+  const dataConverter = providerDataConverter(codecKeyring(config), codecPolicy(config));
+  // The fleet sweeps start per-device runs through the worker's own connection.
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter });
+  let deps;
+  try {
+    deps = await buildActivityDeps(config, logger, { client, taskQueue: config.taskQueue });
+  } catch (err) {
+    await connection.close();
+    throw err;
+  }
+  const activities = createActivities(deps);
   let health: WorkerHealthServer | undefined;
   try {
+    await keepReconcileSchedule(client, config, logger);
     const { source, ...code } = workflowCode();
     const worker = await Worker.create({
       connection,
@@ -40,7 +55,10 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
       taskQueue: config.taskQueue,
       ...code,
       activities,
-      dataConverter: providerDataConverter(codecKeyring(config, logger)),
+      dataConverter,
+      // The worker trusts only what it encrypted: refused payloads fail the run (src/temporal/refused-payload.ts).
+      // A prebuilt bundle carries the workflow interceptors already (src/tools/build.ts).
+      interceptors: { ...('workflowBundle' in code ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }), activity: [refuseUnencryptedActivities] },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
@@ -77,8 +95,22 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
   }
 }
 
+/**
+ * A worker that cannot write the Schedule (a namespace role without schedule rights) still
+ * delivers enrollments: the error names what is missing, and reconciliation can be run by hand.
+ */
+async function keepReconcileSchedule(client: Client, config: Config, logger: Logger): Promise<void> {
+  const scheduleId = reconcileScheduleId(config.taskQueue);
+  try {
+    const outcome = await ensureReconcileSchedule(client, { taskQueue: config.taskQueue, everyMs: config.reconcileEvery });
+    logger.info({ scheduleId, everyMs: config.reconcileEvery, outcome }, 'reconcile schedule');
+  } catch (err) {
+    logger.error({ err, scheduleId }, 'could not create or update the reconcile schedule: fleet reconciliation will not run on its own (POST /v1/reconciliations runs one)');
+  }
+}
+
 if (require.main === module) {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('worker');
   const logger = createLogger({ level: config.logLevel, name: 'worker' });
   runWorker(config, logger).catch((err) => {
     logger.fatal({ err }, 'worker failed');

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { repositoryUrls } from '../src/activities/ca/embedded/repository';
 import { EmbeddedCa } from '../src/activities/ca/embedded-ca';
 import { buildSmimeCsr } from '../src/activities/crypto/csr';
 import { generateKeyPair, type KeyOptions } from '../src/activities/crypto/keys';
@@ -55,7 +56,8 @@ const KEY_OPTIONS: Record<'rsa' | 'ec', KeyOptions> = {
 async function sampleCertificate(): Promise<{ certificatePem: string; chainPem: string[]; keyPkcs8: Buffer }> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-crypto-ca-'));
   try {
-    const ca = await EmbeddedCa.open({ dir });
+    // Nobody fetches this CA's CRL: a documentation host (RFC 2606) stands in for its repository.
+    const ca = await EmbeddedCa.open({ dir, repository: repositoryUrls('http://pki.example.com/embedded-ca') });
     const key = await generateKeyPair(KEY_OPTIONS.rsa);
     const email = 'floor@bench.example.test';
     const csrPem = await buildSmimeCsr(key, { email, displayName: 'Floor' }, 'signing');

@@ -20,7 +20,7 @@ import { buildActivityDeps, closeActivityDeps } from '../src/activities/deps';
 import { loadConfig, provisioningPolicy } from '../src/config';
 import { provisioningWorkflowId } from '../src/domain/enrollment';
 import { createLogger } from '../src/logging';
-import { ensureDevPki } from '../src/peers/dev-pki';
+import { developmentSettings } from '../src/tools/dev-settings';
 import { codecKeyring, providerDataConverter } from '../src/temporal/data-converter';
 import { WORKFLOW_TYPE } from '../src/workflows/definitions';
 import { createTimeSkippingEnv, workflowBundle } from '../test/helpers/temporal';
@@ -64,9 +64,9 @@ export async function failedAfterAllAttemptsHistory(progress?: (message: string)
   const logger = createLogger({ level: 'silent' });
   const env = await createTimeSkippingEnv();
   try {
-    await ensureDevPki(dataDir, logger);
     const config = loadConfig({
       env: {
+        ...(await developmentSettings(dataDir, logger)),
         DATA_DIR: dataDir,
         KEY_POOL_SIZE: '0',
         CEG_URL: `https://localhost:${await freePort()}`, // nothing listens: every upload fails as GatewayUnavailable
@@ -76,7 +76,7 @@ export async function failedAfterAllAttemptsHistory(progress?: (message: string)
       },
     });
     const deps = await buildActivityDeps(config, logger);
-    const dataConverter = providerDataConverter(codecKeyring(config, logger));
+    const dataConverter = providerDataConverter(codecKeyring(config));
     const taskQueue = 'bench-history';
     const worker = await Worker.create({
       connection: env.nativeConnection,

@@ -7,7 +7,6 @@
  * The environment is built from the settings' defaults, not the caller's shell: a stray
  * KEY_POOL_SIZE or TEMPORAL_ADDRESS in a developer's environment must not change what is measured.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { Client, Connection } from '@temporalio/client';
 import { Keyring, parseKeyringSpec } from '../src/activities/crypto/sealing';
 import { SETTINGS } from '../src/config';
 import { ensureDevCredentials, type DevCredentials } from '../src/tools/dev-credentials';
+import { developmentSettings } from '../src/tools/dev-settings';
 import { projectPath } from '../src/tools/paths';
 import { devServerArgs, readStackFile } from '../src/tools/stack-file';
 import { ensureTemporalCli } from '../src/tools/temporal-cli';
@@ -72,16 +72,17 @@ export class BenchStack {
   private connection?: Connection;
   private clientInstance?: Client;
 
-  private constructor(options: StackOptions, dataDir: string, ports: StackPorts, credentials: DevCredentials) {
+  private constructor(options: StackOptions, dataDir: string, ports: StackPorts, credentials: DevCredentials, development: Record<string, string>) {
     this.options = options;
     this.dataDir = dataDir;
     this.ports = ports;
     this.credentials = credentials;
-    const sealingKeys = `bench-seal:${randomBytes(32).toString('base64')}`;
-    const codecKeys = `bench-codec:${randomBytes(32).toString('base64')}`;
-    this.codecKeyring = new Keyring(parseKeyringSpec([codecKeys], 'CODEC_KEYS'));
+    this.codecKeyring = new Keyring(parseKeyringSpec([development.CODEC_KEYS!], 'CODEC_KEYS'));
     this.env = {
       ...withoutProviderSettings(process.env),
+      // Development keys, PKI and DEV_MODE, made once in the data folder: every process (and the
+      // bench's own client) agrees on them without racing to create files.
+      ...development,
       DATA_DIR: dataDir,
       LOG_LEVEL: options.logLevel ?? 'info',
       TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
@@ -103,9 +104,6 @@ export class BenchStack {
       CEG_URL: `https://localhost:${ports.cegSim}`,
       // The encrypted-password path, as the dev stack exercises it.
       CEG_RECIPIENT_CERT: join(dataDir, 'dev-pki', 'recipient.crt'),
-      // Explicit keys: every process (and the bench's own client) agrees without racing to create key files.
-      SEALING_KEYS: sealingKeys,
-      CODEC_KEYS: codecKeys,
     };
   }
 
@@ -122,7 +120,7 @@ export class BenchStack {
       cegSimAdmin: await freePort(),
       uemSim: await freePort(),
     };
-    const stack = new BenchStack(options, dataDir, ports, ensureDevCredentials(dataDir));
+    const stack = new BenchStack(options, dataDir, ports, ensureDevCredentials(dataDir), await developmentSettings(dataDir));
     try {
       stack.temporalCli = await ensureTemporalCli();
       await stack.startTemporal();

@@ -29,7 +29,7 @@ async function main(): Promise<void> {
       taskQueue,
       workflowsPath: require.resolve('./workflows'),
       activities: floorActivities,
-      dataConverter: providerDataConverter(codecKeyring(config, logger)),
+      dataConverter: providerDataConverter(codecKeyring(config)),
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),

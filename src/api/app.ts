@@ -14,10 +14,13 @@ import type { Logger } from '../logging';
 import type { ApiContext } from './context';
 import { healthRouter } from './health';
 import { managementRouter } from './management/router';
+import { getMetrics, getOpenApi } from './meta-operations';
 import { createApiMetrics } from './metrics';
-import { openApiDocument, type OpenApiPaths } from './openapi';
+import { openApiDocument } from './openapi';
+import { mountOperation } from './openapi/mount';
+import type { OperationSpec } from './openapi/operation';
 import { HttpProblem, sendProblem } from './problem';
-import { rememberRoute, requestLogging } from './request-log';
+import { requestLogging } from './request-log';
 import { webhookRouter } from './webhook/router';
 
 export interface ApiDeps {
@@ -28,8 +31,8 @@ export interface ApiDeps {
   registry?: Registry;
   /** Mounted at the root, after the API's own routes (e.g. the codec endpoints). */
   extraRouters?: express.Router[];
-  /** OpenAPI path items for the extra routers, merged into /openapi.json. */
-  extraOpenApiPaths?: OpenApiPaths;
+  /** The operations the extra routers serve, listed in /openapi.json with the API's own. */
+  extraOperations?: readonly OperationSpec[];
   /** Deadline for one request's calls to Temporal (default 10 s); past it: 503 + Retry-After. */
   temporalTimeoutMs?: number;
 }
@@ -47,20 +50,22 @@ export function createApp(deps: ApiDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
+  // Only the listed proxies may say who the client is and that it came over HTTPS (req.ip, req.secure).
+  app.set('trust proxy', deps.config.apiTrustProxy.length > 0 ? [...deps.config.apiTrustProxy] : false);
 
   app.use(requestLogging(ctx.logger, ctx.metrics));
   app.use(healthRouter(ctx));
   app.use(webhookRouter(ctx));
-  app.use('/v1', managementRouter(ctx));
+  app.use(managementRouter(ctx));
 
-  const document = openApiDocument(deps.extraOpenApiPaths);
-  app.get('/openapi.json', rememberRoute, (_req, res) => {
+  const document = openApiDocument(deps.extraOperations);
+  mountOperation(app.router, getOpenApi, [], (_input, _req, res) => {
     res.json(document);
   });
 
   const { registry } = deps;
   if (registry) {
-    app.get('/metrics', rememberRoute, async (_req, res) => {
+    mountOperation(app.router, getMetrics, [], async (_input, _req, res) => {
       res.type(registry.contentType).send(await registry.metrics());
     });
   }

@@ -9,6 +9,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { HttpProblem } from './problem';
+import { secretKey } from './rate-limit';
 
 export interface BasicCredential {
   username: string;
@@ -117,6 +118,8 @@ export function requireRole(tokens: readonly ApiToken[], needed: Role): RequestH
       return next(new HttpProblem('unauthorized', 'a valid bearer token is required'));
     }
     res.locals.role = token.role;
+    // Which credential, for per-token rate limits: a digest, never the token itself.
+    res.locals.principal = secretKey(token.token);
     if (needed === 'operator' && token.role !== 'operator') {
       return next(new HttpProblem('forbidden', 'this action needs the operator role'));
     }

@@ -1,4 +1,5 @@
 import type { Client } from '@temporalio/client';
+import { causeChain } from '../domain/errors';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
 import type { ApiMetrics } from './metrics';
@@ -40,11 +41,6 @@ export async function withTemporal<T>(
 
 /** "ServiceError: Failed to describe workflow ← 14 UNAVAILABLE: No connection established": the whole cause chain, briefly. */
 export function describeError(err: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    parts.push(current instanceof Error ? `${current.name}: ${current.message}` : String(current));
-    current = current instanceof Error ? (current as { cause?: unknown }).cause : undefined;
-  }
+  const parts = [...causeChain(err, 5)].map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e)));
   return parts.join(' ← ').slice(0, 1000);
 }

@@ -11,25 +11,31 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { loadConfigOrExit, type Config } from '../config';
 import { createLogger, type Logger } from '../logging';
-import { AesGcmPayloadCodec } from '../temporal/codec';
-import { codecOpenApiPaths, createCodecRouter } from '../temporal/codec-server';
+import { createAdapter } from '../activities/adapters';
+import { databaseRegistry } from '../activities/database/registry';
+import { codecForReading } from '../temporal/codec';
+import { codecOperations } from '../temporal/codec-operations';
+import { createCodecRouter } from '../temporal/codec-server';
+import { SqlCodecSessionStore } from '../temporal/codec-sessions';
 import { codecKeyring } from '../temporal/data-converter';
 import { createApp } from './app';
 import { bearerTokenMatcher, parseApiTokens } from './auth';
-import type { OpenApiPaths } from './openapi';
 import { createTemporalClient } from './temporal-client';
 
 export async function runApi(config: Config, logger: Logger): Promise<{ server: Server; stop(): Promise<void> }> {
-  const { client, connection } = createTemporalClient(config, logger);
+  const { client, connection } = createTemporalClient(config);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'smime_api_' });
   const operators = bearerTokenMatcher(parseApiTokens(config.apiTokens));
+  // Codec sessions live in the provider's database (opened on first use), so logout holds on every replica.
+  const sessions = new SqlCodecSessionStore(() => createAdapter(databaseRegistry, config, logger));
   const codecRouter = createCodecRouter({
-    codec: new AesGcmPayloadCodec(codecKeyring(config, logger)),
+    codec: codecForReading(codecKeyring(config)),
     allowedOrigins: config.codecCorsOrigins,
     isOperator: (header) => operators(header)?.role === 'operator',
+    sessions,
   });
-  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOpenApiPaths: codecOpenApiPaths() as OpenApiPaths });
+  const app = createApp({ client, config, logger, registry, extraRouters: [codecRouter], extraOperations: codecOperations });
   const tls = config.apiTlsCert && config.apiTlsKey ? { certFile: config.apiTlsCert, keyFile: config.apiTlsKey } : undefined;
   const readTls = () => (tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : undefined);
   const server: Server = tls ? createHttpsServer({ ...readTls(), minVersion: 'TLSv1.2' }, app) : createHttpServer(app);
@@ -65,13 +71,14 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
       await closed;
       clearTimeout(timer);
       await connection.close();
+      await sessions.close();
       logger.info('API stopped');
     })());
   return { server, stop };
 }
 
 if (require.main === module) {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit('api');
   const logger = createLogger({ level: config.logLevel, name: 'api' });
   runApi(config, logger).then(
     ({ stop }) => {

@@ -4,21 +4,10 @@
  * second app on the same registry (tests) reuses the metrics instead of registering twice.
  */
 import { Counter, Histogram, type Registry } from 'prom-client';
+import type { WebhookOutcome } from './schemas/webhook';
 
-export type EventOutcome =
-  | 'started'
-  | 'joined'
-  | 'duplicate'
-  | 'cancel-requested'
-  | 'retire-started'
-  | 'already-retired'
-  | 'not-running'
-  | 'not-found'
-  | 'stale'
-  | 'ignored'
-  | 'unauthorized'
-  | 'rejected'
-  | 'unavailable';
+/** What became of a UEM event: the webhook's answer, or why there was none. */
+export type EventOutcome = WebhookOutcome | 'unauthorized' | 'rate-limited' | 'rejected' | 'unavailable';
 
 export interface ApiMetrics {
   /** One UEM event: its kind (enrollment, unenrollment, other, unknown if unparsed) and what became of it. */

@@ -4,21 +4,14 @@
  * the same shape and no stack trace or secret reaches a client.
  */
 import type { Response } from 'express';
+import type { z } from 'zod';
+import type { Problem } from './schemas/common';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_PREFIX = 'urn:smime-escrow-provider:problem:';
 
-export interface ProblemDetails {
-  type: string;
-  title: string;
-  status: number;
-  detail?: string;
-  instance?: string;
-  /** The request field (UEM field name or JSON property) that is wrong, for 422. */
-  field?: string;
-  /** Request id: quote it when reporting a problem; it is in every log line of the request. */
-  requestId?: string;
-}
+/** The body of every error answer; its schema is `Problem` in ./schemas/common.ts. */
+export type ProblemDetails = z.output<typeof Problem>;
 
 /** Problem kinds: slug for the type URI, status, and a title that never varies per occurrence. */
 export const PROBLEMS = {
@@ -31,6 +24,7 @@ export const PROBLEMS = {
   tooLarge: { slug: 'payload-too-large', status: 413, title: 'Request body too large' },
   unsupportedMediaType: { slug: 'unsupported-media-type', status: 415, title: 'Unsupported Content-Type' },
   invalidField: { slug: 'invalid-field', status: 422, title: 'A field is missing or invalid' },
+  tooManyRequests: { slug: 'too-many-requests', status: 429, title: 'Too many requests, slow down' },
   unavailable: { slug: 'temporal-unavailable', status: 503, title: 'Workflow service unavailable, try again later' },
   internal: { slug: 'internal', status: 500, title: 'Internal error' },
 } as const;

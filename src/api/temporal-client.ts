@@ -5,21 +5,20 @@
  */
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { Config } from '../config';
-import type { Logger } from '../logging';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
+import { codecKeyring, codecPolicy, providerDataConverter } from '../temporal/data-converter';
 
 export interface ApiTemporalClient {
   client: Client;
   connection: Connection;
 }
 
-export function createTemporalClient(config: Config, logger?: Logger): ApiTemporalClient {
+export function createTemporalClient(config: Config): ApiTemporalClient {
   const connection = Connection.lazy({
     ...temporalConnectionOptions(config),
     // gRPC reconnects by itself; these retries only smooth over a blip inside one request.
     interceptors: [makeGrpcRetryInterceptor(defaultGrpcRetryOptions({ maxAttempts: 3 }))],
   });
-  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config, logger)) });
+  const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)) });
   return { client, connection };
 }

@@ -3,7 +3,8 @@
  * accepted something: if the call did not succeed, the caller hears 503 with Retry-After and can
  * repeat the request safely (every start and action is idempotent).
  */
-import { isGrpcServiceError, ServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { isGrpcServiceError, WorkflowNotFoundError } from '@temporalio/client';
+import { causeChain } from '../domain/errors';
 import { HttpProblem } from './problem';
 
 /** gRPC status codes (fixed by the gRPC spec). */
@@ -20,12 +21,7 @@ export function temporalUnavailable(): HttpProblem {
 
 /** The gRPC status code behind a client error, if there is one. */
 export function grpcCode(err: unknown): number | undefined {
-  let current: unknown = err;
-  for (let depth = 0; depth < 5 && current; depth += 1) {
-    if (isGrpcServiceError(current)) return current.code;
-    if (!(current instanceof ServiceError) && !(current instanceof Error)) return undefined;
-    current = (current as { cause?: unknown }).cause;
-  }
+  for (const e of causeChain(err, 5)) if (isGrpcServiceError(e)) return e.code;
   return undefined;
 }
 

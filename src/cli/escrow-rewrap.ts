@@ -5,16 +5,19 @@
  * that still had the old one may have stored a credential; then the old key can leave
  * SEALING_KEYS (after in-flight workflows sealed under it have finished, see docs/runbook.md).
  */
-import { loadOrCreateDevKeyring } from '../activities/crypto/sealing';
-import { createEscrowStore } from '../activities/escrow';
-import { ConfigError, loadConfig } from '../config';
+import { createAdapter } from '../activities/adapters';
+import { keyringFromSetting } from '../activities/crypto/sealing';
+import { databaseRegistry } from '../activities/database/registry';
+import { SqlEscrowStore } from '../activities/escrow';
+import { ConfigError } from '../config';
 import { createLogger } from '../logging';
+import { loadCliConfig } from './cli-config';
 
 async function main(): Promise<void> {
-  const config = loadConfig();
+  const config = loadCliConfig();
   const logger = createLogger({ level: config.logLevel, name: 'escrow-rewrap' });
-  const keyring = loadOrCreateDevKeyring(config.sealingKeys, { dataDir: config.dataDirAbsolute, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS', logger });
-  const store = await createEscrowStore(config, keyring, logger);
+  const keyring = keyringFromSetting(config.sealingKeys, 'SEALING_KEYS');
+  const store = await SqlEscrowStore.open(await createAdapter(databaseRegistry, config, logger), { keyring, logger, ownsDatabase: true });
   try {
     const { rewrapped } = await store.rewrap(keyring);
     process.stdout.write(`re-wrapped ${rewrapped} data key${rewrapped === 1 ? '' : 's'} under sealing key "${keyring.current.kid}" (${store.type} escrow)\n`);

@@ -12,12 +12,14 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { historyFromJSON } from '../temporal/sdk-internals';
 import { DefaultLogger, Runtime, Worker, type ReplayWorkerOptions } from '@temporalio/worker';
 import type { temporal } from '@temporalio/proto';
-import { loadConfig, type Config } from '../config';
+import type { Config } from '../config';
+import { loadCliConfig } from './cli-config';
 import { temporalConnectionOptions } from '../temporal/connection';
-import { codecKeyring, providerDataConverter } from '../temporal/data-converter';
+import { WORKFLOW_ID_METADATA } from '../temporal/codec';
+import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from '../temporal/data-converter';
 import { workflowCode } from '../temporal/workflow-code';
 
 type History = temporal.api.history.v1.IHistory;
@@ -38,7 +40,9 @@ export function replayOptions(config?: Config): ReplayWorkerOptions {
   const { source: _source, ...code } = workflowCode();
   return {
     ...code,
-    dataConverter: config ? providerDataConverter(codecKeyring(config)) : undefined,
+    dataConverter: config ? providerDataConverter(codecKeyring(config), codecPolicy(config)) : undefined,
+    // A prebuilt bundle carries the workflow interceptors already (src/tools/build.ts).
+    ...('workflowBundle' in code ? {} : { interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     replayName: 'smime-replay',
   };
 }
@@ -54,6 +58,19 @@ export async function* replayAll(options: ReplayWorkerOptions, histories: AsyncI
 export function describeReplayError(error: Error): string {
   const event = /event[ _]?id[^0-9]*(\d+)/i.exec(error.message)?.[1];
   return `${error.name}: ${error.message}${event && !error.message.includes(`event ${event}`) ? ` (at event ${event})` : ''}`;
+}
+
+/**
+ * The workflow ID a history was recorded under: payloads are bound to it (codec.ts), so a replay
+ * must run under the same ID. From the start event when the server wrote it there, else from the
+ * binding of the first input payload, else `fallback` (a history without either carries no bound
+ * payload, so any ID replays it).
+ */
+export function recordedWorkflowId(history: History, fallback: string): string {
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  if (started?.workflowId) return started.workflowId;
+  const bound = started?.input?.payloads?.[0]?.metadata?.[WORKFLOW_ID_METADATA];
+  return bound && bound.length > 0 ? Buffer.from(bound).toString('utf8') : fallback;
 }
 
 /** Read a history exported by the Temporal UI ("Download") or `temporal workflow show --output json`. */
@@ -86,18 +103,21 @@ async function main(): Promise<number> {
     return values.help ? 0 : 2;
   }
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  const config = loadConfig();
+  const config = loadCliConfig();
   const options = replayOptions(config);
   let histories: AsyncIterable<{ workflowId: string; history: History }>;
   let connection: Connection | undefined;
   if (values.file) {
     const files = values.file;
     histories = (async function* () {
-      for (const file of files) yield { workflowId: file, history: readHistoryFile(file) };
+      for (const file of files) {
+        const history = readHistoryFile(file);
+        yield { workflowId: recordedWorkflowId(history, file), history };
+      }
     })();
   } else {
     connection = await Connection.connect(temporalConnectionOptions(config));
-    const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config)) });
+    const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)) });
     if (values['workflow-id']) {
       histories = fromServer(client, [{ workflowId: values['workflow-id'], runId: values['run-id'] }]);
     } else {

@@ -7,18 +7,21 @@
  *                                          (a self-hosted server does not create it by itself)
  *   --wait 60s                             keep trying while Temporal is not answering yet
  *
- * Then it adds the search attributes the workflows set (Stage, Attempt, DeviceUUID,
- * EnrollmentUserUUID), skipping those already there, and waits until the namespace lists them.
- * Temporal Cloud: namespaces and search attributes are managed in Cloud (UI, tcld, Terraform);
- * this tool is for self-hosted clusters.
+ * Then it adds the search attributes the workflows set (SEARCH_ATTRIBUTE_TYPES), skipping those
+ * already there, waits until the namespace lists them, and creates or updates the reconcile
+ * Schedule as RECONCILE_EVERY says (`--no-schedule` leaves it to the workers, which do the same at
+ * start). Temporal Cloud: namespaces and search attributes are managed in Cloud (UI, tcld,
+ * Terraform), and the workers create the Schedule; this tool is for self-hosted clusters.
  */
 import { parseArgs } from 'node:util';
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { msNumberToTs } from '@temporalio/common/lib/time';
 import { temporal } from '@temporalio/proto';
 import { parseDuration } from '../domain/schedule';
 import { ConfigError, loadConfig } from '../config';
 import { temporalConnectionOptions } from '../temporal/connection';
+import { codecKeyring, codecPolicy, providerDataConverter } from '../temporal/data-converter';
+import { ensureReconcileSchedule } from '../temporal/fleet';
 import { SEARCH_ATTRIBUTE_TYPES } from '../workflows/definitions';
 
 const { IndexedValueType } = temporal.api.enums.v1;
@@ -114,14 +117,15 @@ async function main(): Promise<number> {
       'create-namespace': { type: 'boolean', default: false },
       retention: { type: 'string', default: '30d' },
       wait: { type: 'string', default: '60s' },
+      'no-schedule': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: setup-namespace [--create-namespace [--retention 30d]] [--wait 60s]   (Temporal settings from the environment, as the worker reads them)\n');
+    process.stdout.write('usage: setup-namespace [--create-namespace [--retention 30d]] [--wait 60s] [--no-schedule]   (settings from the environment, as the worker reads them)\n');
     return 0;
   }
-  const config = loadConfig();
+  const config = loadConfig({ role: 'tool' });
   const connection = await Connection.connect({ ...temporalConnectionOptions(config), connectTimeout: parseDuration(values.wait) });
   try {
     const result = await setupNamespace(connection, {
@@ -130,8 +134,13 @@ async function main(): Promise<number> {
       waitMs: parseDuration(values.wait),
       log: (line) => process.stdout.write(`${line}\n`),
     });
+    let schedule = 'left to the workers';
+    if (!values['no-schedule']) {
+      const client = new Client({ connection, namespace: config.temporalNamespace, dataConverter: providerDataConverter(codecKeyring(config), codecPolicy(config)) });
+      schedule = `reconcile schedule ${String(await ensureReconcileSchedule(client, { taskQueue: config.taskQueue, everyMs: config.reconcileEvery }))}`;
+    }
     process.stdout.write(
-      `namespace ${config.temporalNamespace} ready: ${result.namespaceCreated ? 'registered now' : 'already registered'}, search attributes ${result.searchAttributesAdded.length > 0 ? `added ${result.searchAttributesAdded.join(', ')}` : 'already there'}\n`,
+      `namespace ${config.temporalNamespace} ready: ${result.namespaceCreated ? 'registered now' : 'already registered'}, search attributes ${result.searchAttributesAdded.length > 0 ? `added ${result.searchAttributesAdded.join(', ')}` : 'already there'}, ${schedule}\n`,
     );
     return 0;
   } finally {

@@ -38,7 +38,8 @@ export function provisioningWorkflowId(enrollmentUserUuid: string, deviceUuid: s
   return `smime-${enrollmentUserUuid}-${deviceUuid}`.toLowerCase();
 }
 
-const WORKFLOW_ID_PATTERN =
+/** A provisioning workflow ID: the API's path parameter and its OpenAPI pattern are this regex. */
+export const WORKFLOW_ID_PATTERN =
   /^smime-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})-([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/;
 
 /** The (user, device) pair a provisioning workflow ID stands for, or undefined if it is not one. */
@@ -50,4 +51,5 @@ export function parseProvisioningWorkflowId(
   return { enrollmentUserUuid: match[1]!, deviceUuid: match[2]! };
 }
 
+/** A UUID in any case, as UEM writes it: the webhook, the API and its OpenAPI document check this one. */
 export const UUID_PATTERN = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;

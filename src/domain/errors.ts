@@ -11,6 +11,8 @@ export const NON_RETRYABLE_ERRORS = {
   UserHasNoEmail: 'UserHasNoEmail',
   /** The directory says the user does not exist. */
   UserNotFound: 'UserNotFound',
+  /** UEM refused to (re-)install a profile on a device: no such device or profile, or a bad request. */
+  ProfileInstallRejected: 'ProfileInstallRejected',
   /** The CA refused to issue (policy, bad request, revoked provisioner...). */
   CertificateRejected: 'CertificateRejected',
   /** The gateway refused us for good: our client certificate, a 4xx on the upload contract. */
@@ -26,7 +28,7 @@ export const NON_RETRYABLE_ERRORS = {
 } as const;
 
 export const RETRYABLE_ERRORS = {
-  /** The UEM REST API did not answer or answered 5xx/429. */
+  /** The UEM REST API did not answer or answered 5xx/429 (or its call budget is spent for now). */
   DirectoryUnavailable: 'DirectoryUnavailable',
   /** The CA did not answer or answered 5xx/429. */
   CaUnavailable: 'CaUnavailable',
@@ -62,4 +64,17 @@ export function retryable(type: RetryableErrorType, message: string, details?: u
 
 export function isNonRetryableType(type: string | undefined | null): boolean {
   return type != null && NON_RETRYABLE_ERROR_TYPES.includes(type);
+}
+
+/**
+ * An error and the causes behind it, outermost first (activity failures arrive wrapped:
+ * ActivityFailure → ApplicationFailure; network errors wrap the socket error). Bounded, so a
+ * cyclic or absurdly deep chain cannot hang a caller. Pure: usable in workflows too.
+ */
+export function* causeChain(err: unknown, maxDepth = 8): Generator<unknown> {
+  let current: unknown = err;
+  for (let depth = 0; depth < maxDepth && current != null; depth += 1) {
+    yield current;
+    current = typeof current === 'object' ? (current as { cause?: unknown }).cause : undefined;
+  }
 }

@@ -9,6 +9,8 @@ export const STAGES = [
   'AwaitingIssuance',
   'Encrypting',
   'Uploading',
+  /** A renewal is at the gateway: the profile is re-installed and what it replaced revoked. */
+  'FinishingRenewal',
   'WaitingToRetry',
   'Delivered',
   'Failed',

@@ -19,6 +19,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { join } from 'node:path';
 import * as x509 from '@peculiar/x509';
 import type { Logger } from '../logging';
+import { DAY_MS } from '../domain/schedule';
 
 export interface DevPki {
   dir: string;
@@ -53,7 +54,6 @@ const FILES = {
   recipientKey: 'recipient.key',
 } as const;
 
-const DAY_MS = 24 * 60 * 60 * 1000;
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 /** Node's WebCrypto, passed explicitly so this module never relies on a global provider. */

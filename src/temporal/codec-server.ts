@@ -8,11 +8,37 @@
  * got once at `/codec/login` by pasting an operator token (the dev UI has no sign-on). The cookie
  * is HttpOnly and SameSite=Strict: the UI (localhost:8233) and the API (localhost:3000) are the
  * same site, so the UI's fetch carries it when "include credentials" is on, and no other site can.
- * CORS answers only the configured UI origins.
+ * It is `Secure` whenever the request came over HTTPS: TLS to this process, or `X-Forwarded-Proto:
+ * https` from a proxy listed in API_TRUST_PROXY (express's `req.secure`; other proxies' headers
+ * are ignored). Sessions live server-side (codec-sessions.ts): `/codec/logout` ends one for good,
+ * on every replica. Login attempts are limited per source address and per presented token (429 +
+ * Retry-After). CORS answers only the configured UI origins. Credentials are checked before a
+ * request body is read. What each route takes and answers, validated here and listed in
+ * /openapi.json: ./codec-operations.ts.
+ *
+ * Encoding: the codec binds each payload to its workflow (codec.ts), and the UI does not say which
+ * workflow a payload is for, so this endpoint cannot encode a payload any workflow would accept:
+ * `/codec/encode` answers 422 for any payload (and an empty list with an empty list). Signals and
+ * starts with arguments go through the provider's API.
  */
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import express, { type Request, type Response, type Router } from 'express';
+import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import type { Payload, PayloadCodec } from '@temporalio/common';
+import { expressPath } from '../api/openapi/mount';
+import { PROBLEM_CONTENT_TYPE, type ProblemDetails } from '../api/problem';
+import { secretKey, TokenBuckets, type RateLimit } from '../api/rate-limit';
+import {
+  CODEC_BODY_LIMIT,
+  CodecLoginForm,
+  codecDecode,
+  codecEncode,
+  codecLogin,
+  codecLoginPage,
+  codecLogout,
+  CodecPayloads,
+  MAX_PAYLOADS,
+  type JsonPayload,
+} from './codec-operations';
+import type { CodecSessionStore } from './codec-sessions';
 
 export interface CodecServerOptions {
   codec: PayloadCodec;
@@ -20,25 +46,29 @@ export interface CodecServerOptions {
   allowedOrigins: string[];
   /** True when the Authorization header names an operator. */
   isOperator: (authorizationHeader: string | undefined) => boolean;
-  /** Session lifetime for the login cookie. */
+  /** Where sessions live (revocable, shared by every replica). */
+  sessions: CodecSessionStore;
+  /** Session lifetime for the login cookie. Default 8 hours. */
   sessionMs?: number;
-  /** Secure cookies when the API is served over HTTPS. */
-  secureCookie?: boolean;
+  /** Login attempts, per source address and per presented token. Defaults: LOGIN_LIMITS. */
+  loginLimits?: { perAddress: RateLimit; perToken: RateLimit };
 }
 
-interface JsonPayload {
-  metadata?: Record<string, string>;
-  data?: string;
-}
+export const COOKIE = 'smime_codec_session';
 
-const COOKIE = 'smime_codec_session';
-const MAX_PAYLOADS = 1000;
+/** 10 login attempts per address (then one every 6 s), 5 per token (then one every 12 s). */
+export const LOGIN_LIMITS = {
+  perAddress: { capacity: 10, perSecond: 10 / 60 },
+  perToken: { capacity: 5, perSecond: 5 / 60 },
+} as const satisfies CodecServerOptions['loginLimits'];
 
 export function createCodecRouter(options: CodecServerOptions): Router {
   const router = express.Router();
-  const sessionKey = randomBytes(32); // per process: a restart signs everyone out, by design
   const sessionMs = options.sessionMs ?? 8 * 60 * 60 * 1000;
   const allowed = new Set(options.allowedOrigins);
+  const limits = options.loginLimits ?? LOGIN_LIMITS;
+  const perAddress = new TokenBuckets(limits.perAddress);
+  const perToken = new TokenBuckets(limits.perToken);
 
   router.use('/codec', (req, res, next) => {
     const origin = req.headers.origin;
@@ -58,84 +88,131 @@ export function createCodecRouter(options: CodecServerOptions): Router {
     next();
   });
 
-  const json = express.json({ limit: '4mb' });
-  for (const direction of ['encode', 'decode'] as const) {
-    router.post(`/codec/${direction}`, json, async (req: Request, res: Response) => {
-      if (!options.isOperator(req.headers.authorization) && !validSession(req.headers.cookie)) {
-        problem(res, 401, 'Authentication required', 'an operator token (Authorization: Bearer) or a codec session from /codec/login is required');
-        return;
-      }
-      const payloads = (req.body as { payloads?: unknown })?.payloads;
-      if (!Array.isArray(payloads) || payloads.length > MAX_PAYLOADS) {
-        problem(res, 400, 'Malformed request', `expected {"payloads": [...]} with at most ${MAX_PAYLOADS} entries`);
-        return;
-      }
-      let decoded: Payload[];
+  /** Before the body is read: an operator token, or a live session. */
+  async function requireOperator(req: Request, res: Response, next: NextFunction): Promise<void> {
+    if (options.isOperator(req.headers.authorization)) return next();
+    const token = sessionToken(req.headers.cookie);
+    let active = false;
+    if (token) {
       try {
-        decoded = payloads.map(fromJson);
-      } catch (err) {
-        problem(res, 400, 'Malformed request', (err as Error).message);
+        active = await options.sessions.isActive(token);
+      } catch {
+        res.setHeader('Retry-After', '5');
+        problem(res, 503, 'Session store unavailable', 'codec sessions cannot be checked right now (the provider database is unreachable); an operator token still works');
+        return;
+      }
+    }
+    if (active) return next();
+    res.setHeader('WWW-Authenticate', 'Bearer realm="codec"');
+    problem(res, 401, 'Authentication required', 'an operator token (Authorization: Bearer) or a codec session from /codec/login is required');
+  }
+
+  const json = express.json({ limit: CODEC_BODY_LIMIT });
+  for (const operation of [codecEncode, codecDecode]) {
+    const direction = operation === codecEncode ? 'encode' : 'decode';
+    router.post(expressPath(operation), requireOperator, json, async (req: Request, res: Response) => {
+      const body = CodecPayloads.safeParse(req.body);
+      if (!body.success) {
+        const issue = body.error.issues[0]!;
+        const where = issue.path.length > 0 ? `${issue.path.join('.')}: ` : '';
+        problem(res, 400, 'Malformed request', `expected {"payloads": [...]} with at most ${MAX_PAYLOADS} entries (${where}${issue.message})`);
+        return;
+      }
+      if (direction === 'encode') {
+        if (body.data.payloads.length === 0) {
+          res.json({ payloads: [] });
+          return;
+        }
+        problem(
+          res,
+          422,
+          'Payloads are not encoded here',
+          'payloads are bound to the workflow they belong to, which this endpoint is not told; a payload encoded here would be refused by the worker. Send signals and starts with arguments through the management API',
+        );
         return;
       }
       try {
-        const result = direction === 'encode' ? await options.codec.encode(decoded) : await options.codec.decode(decoded);
-        res.json({ payloads: result.map(toJson) });
+        res.json({ payloads: (await options.codec.decode(body.data.payloads.map(fromJson))).map(toJson) });
       } catch (err) {
-        // A payload under an unknown or retired key: the operator should hear which key.
+        // A payload under an unknown or retired key, or tampered: the operator should hear which.
         problem(res, 422, 'Payload cannot be decoded', (err as Error).message);
       }
     });
   }
 
-  router.get('/codec/login', (_req, res) => {
+  router.get(expressPath(codecLoginPage), (_req, res) => {
     res.type('html').send(LOGIN_PAGE);
   });
-  router.post('/codec/login', express.urlencoded({ extended: false, limit: '4kb' }), (req, res) => {
-    const token = String((req.body as { token?: unknown })?.token ?? '');
-    if (!options.isOperator(`Bearer ${token}`)) {
-      res.status(401).type('html').send(LOGIN_PAGE.replace('<!--error-->', '<p class="error">That is not an operator token.</p>'));
-      return;
+  router.post(
+    expressPath(codecLogin),
+    (req, res, next) => {
+      // Per source address before the body is read; per token once it is.
+      if (limited(res, perAddress, `address:${req.ip ?? 'unknown'}`)) return;
+      next();
+    },
+    express.urlencoded({ extended: false, limit: '4kb' }),
+    async (req, res) => {
+      const form = CodecLoginForm.safeParse(req.body);
+      if (form.success && limited(res, perToken, `token:${secretKey(form.data.token)}`)) return;
+      if (!form.success || !options.isOperator(`Bearer ${form.data.token}`)) {
+        res.status(401).type('html').send(LOGIN_PAGE.replace('<!--error-->', '<p class="error">That is not an operator token.</p>'));
+        return;
+      }
+      let token: string;
+      try {
+        token = await options.sessions.create(Date.now() + sessionMs);
+      } catch {
+        res.status(503).setHeader('Retry-After', '5');
+        res.type('html').send(LOGIN_PAGE.replace('<!--error-->', '<p class="error">Sessions cannot be stored right now (the provider database is unreachable). Try again shortly.</p>'));
+        return;
+      }
+      res.setHeader('Set-Cookie', cookie(token, Math.floor(sessionMs / 1000), req.secure));
+      res.type('html').send('<!doctype html><title>Codec session</title><p>Signed in: the Temporal UI can now decode payloads in this browser. You may close this tab.</p>');
+    },
+  );
+  router.post(expressPath(codecLogout), async (req, res) => {
+    const token = sessionToken(req.headers.cookie);
+    if (token) {
+      try {
+        await options.sessions.revoke(token);
+      } catch {
+        res.setHeader('Retry-After', '5');
+        problem(res, 503, 'Session store unavailable', 'the session could not be ended (the provider database is unreachable); try again');
+        return;
+      }
     }
-    const expires = Date.now() + sessionMs;
-    const value = `${expires}.${sign(String(expires))}`;
-    res.setHeader('Set-Cookie', `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${Math.floor(sessionMs / 1000)}${options.secureCookie ? '; Secure' : ''}`);
-    res.type('html').send('<!doctype html><title>Codec session</title><p>Signed in: the Temporal UI can now decode payloads in this browser. You may close this tab.</p>');
-  });
-  router.post('/codec/logout', (_req, res) => {
-    res.setHeader('Set-Cookie', `${COOKIE}=; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=0`);
+    res.setHeader('Set-Cookie', cookie('', 0, req.secure));
     res.status(204).end();
   });
-
-  function sign(text: string): string {
-    return createHmac('sha256', sessionKey).update(text).digest('base64url');
-  }
-
-  function validSession(cookieHeader: string | undefined): boolean {
-    const value = cookieHeader
-      ?.split(';')
-      .map((c) => c.trim())
-      .find((c) => c.startsWith(`${COOKIE}=`))
-      ?.slice(COOKIE.length + 1);
-    if (!value) return false;
-    const [expires, mac] = value.split('.');
-    if (!expires || !mac || Number(expires) < Date.now()) return false;
-    const expected = Buffer.from(sign(expires));
-    const presented = Buffer.from(mac);
-    return expected.length === presented.length && timingSafeEqual(expected, presented);
-  }
 
   return router;
 }
 
-function fromJson(entry: unknown): Payload {
-  if (typeof entry !== 'object' || entry === null) throw new Error('each payload must be an object');
-  const { metadata, data } = entry as JsonPayload;
+function cookie(value: string, maxAgeSeconds: number, secure: boolean): string {
+  return `${COOKIE}=${value}; Path=/codec; HttpOnly; SameSite=Strict; Max-Age=${maxAgeSeconds}${secure ? '; Secure' : ''}`;
+}
+
+function sessionToken(cookieHeader: string | undefined): string | undefined {
+  const value = cookieHeader
+    ?.split(';')
+    .map((c) => c.trim())
+    .find((c) => c.startsWith(`${COOKIE}=`))
+    ?.slice(COOKIE.length + 1);
+  return value || undefined;
+}
+
+/** True (and 429 sent) when the bucket is empty. */
+function limited(res: Response, buckets: TokenBuckets, key: string): boolean {
+  const taken = buckets.take(key);
+  if (taken.ok) return false;
+  res.status(429).setHeader('Retry-After', String(taken.retryAfterSeconds));
+  res.type('html').send(LOGIN_PAGE.replace('<!--error-->', `<p class="error">Too many sign-in attempts. Try again in ${taken.retryAfterSeconds} seconds.</p>`));
+  return true;
+}
+
+function fromJson({ metadata, data }: JsonPayload): Payload {
   const meta: Record<string, Uint8Array> = {};
-  for (const [key, value] of Object.entries(metadata ?? {})) {
-    if (typeof value !== 'string') throw new Error(`metadata "${key}" must be base64 text`);
-    meta[key] = Buffer.from(value, 'base64');
-  }
-  if (data !== undefined && typeof data !== 'string') throw new Error('data must be base64 text');
+  for (const [key, value] of Object.entries(metadata ?? {})) meta[key] = Buffer.from(value, 'base64');
   return { metadata: meta, data: data === undefined ? undefined : Buffer.from(data, 'base64') };
 }
 
@@ -146,7 +223,8 @@ function toJson(payload: Payload): JsonPayload {
 }
 
 function problem(res: Response, status: number, title: string, detail: string): void {
-  res.status(status).type('application/problem+json').json({ type: `urn:smime-escrow-provider:problem:codec-${status}`, title, status, detail });
+  const body: ProblemDetails = { type: `urn:smime-escrow-provider:problem:codec-${status}`, title, status, detail };
+  res.status(status).type(PROBLEM_CONTENT_TYPE).json(body);
 }
 
 const LOGIN_PAGE = `<!doctype html>
@@ -159,57 +237,3 @@ turn on <em>Include cross-origin credentials</em>.</p>
 <!--error-->
 <form method="post" action="/codec/login"><input type="password" name="token" autocomplete="off" autofocus>
 <p><button type="submit">Start session</button></p></form></body></html>`;
-
-/** The codec routes in OpenAPI form, merged into the API's document. */
-export function codecOpenApiPaths(): Record<string, unknown> {
-  const payloads = {
-    type: 'object',
-    required: ['payloads'],
-    properties: {
-      payloads: {
-        type: 'array',
-        maxItems: MAX_PAYLOADS,
-        items: {
-          type: 'object',
-          properties: {
-            metadata: { type: 'object', additionalProperties: { type: 'string', contentEncoding: 'base64' } },
-            data: { type: 'string', contentEncoding: 'base64' },
-          },
-        },
-      },
-    },
-  };
-  const problemResponse = (description: string) => ({ description, content: { 'application/problem+json': { schema: { $ref: '#/components/schemas/Problem' } } } });
-  const operation = (direction: 'encode' | 'decode') => ({
-    post: {
-      operationId: `codec${direction === 'encode' ? 'Encode' : 'Decode'}`,
-      tags: ['codec'],
-      summary: `${direction === 'encode' ? 'Encrypt' : 'Decrypt'} Temporal payloads (the Temporal UI's remote codec; operators only)`,
-      security: [{ bearer: [] }, { codecSession: [] }],
-      parameters: [{ name: 'X-Namespace', in: 'header', required: false, schema: { type: 'string' } }],
-      requestBody: { required: true, content: { 'application/json': { schema: payloads } } },
-      responses: {
-        '200': { description: 'The payloads, transformed', content: { 'application/json': { schema: payloads } } },
-        '400': problemResponse('Not a payload list'),
-        '401': problemResponse('No operator token and no codec session'),
-        '422': problemResponse('A payload under an unknown codec key, or tampered'),
-      },
-    },
-  });
-  return {
-    '/codec/encode': operation('encode'),
-    '/codec/decode': operation('decode'),
-    '/codec/login': {
-      get: { operationId: 'codecLoginPage', tags: ['codec'], summary: 'Form to start a codec session in this browser', security: [], responses: { '200': { description: 'HTML form', content: { 'text/html': { schema: { type: 'string' } } } } } },
-      post: {
-        operationId: 'codecLogin',
-        tags: ['codec'],
-        summary: 'Start an 8-hour codec session (HttpOnly cookie) with an operator token',
-        security: [],
-        requestBody: { required: true, content: { 'application/x-www-form-urlencoded': { schema: { type: 'object', required: ['token'], properties: { token: { type: 'string' } } } } } },
-        responses: { '200': { description: 'Signed in (Set-Cookie)', content: { 'text/html': { schema: { type: 'string' } } } }, '401': { description: 'Not an operator token', content: { 'text/html': { schema: { type: 'string' } } } } },
-      },
-    },
-    '/codec/logout': { post: { operationId: 'codecLogout', tags: ['codec'], summary: 'End the codec session', security: [], responses: { '204': { description: 'Signed out' } } } },
-  };
-}

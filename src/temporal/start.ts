@@ -1,19 +1,28 @@
 /**
  * The one place that starts (and cancels) provisioning workflows. The webhook, the management API,
- * the simulator and tests all come through here, so the idempotency rules live in one spot:
+ * the fleet workflows and tests all come through here, so the idempotency rules live in one spot.
+ * A start of a fresh event is ONE call to Temporal (the webhook's ack waits for it):
  *
- * - a duplicate while a run is open joins it (conflict policy USE_EXISTING: the server decides, so
- *   two identical events racing each other still yield exactly one run);
+ * - another event while a run is open joins it (conflict policy USE_EXISTING: the server decides,
+ *   so two events racing each other still yield exactly one run) — `started: false`;
  * - the same event again (same user, device, EventTime) never starts a second run, even after the
- *   first has closed: the latest run's memo carries its EventTime, and an event that is not newer
- *   is a 'duplicate' answered with that run's ids;
- * - a newer EventTime after the previous run closed starts a new run (reuse policy ALLOW_DUPLICATE).
+ *   first has closed: the start's request id is derived from the event, and Temporal answers a
+ *   request id it has seen with the run it created — still running ('started': Temporal answers a
+ *   repeat exactly like the original, so both are told the run was started for their event) or
+ *   closed ('duplicate');
+ * - a newer EventTime after the previous run closed starts a new run (reuse policy ALLOW_DUPLICATE);
+ * - an event older than a few minutes (a redelivery after an outage, events out of order) is first
+ *   compared with the latest run's EventTime (one more call): one that is not newer is answered
+ *   with that run ('joined' or 'duplicate') and starts nothing — Temporal only remembers the request
+ *   id of the latest run, so an old event after a newer run closed needs this look.
  */
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { type Client, isGrpcServiceError, WorkflowExecutionAlreadyStartedError, WorkflowFailedError, WorkflowNotFoundError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { ApplicationFailure, type WorkflowSerializationContext } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
+import { decodeArrayFromPayloads, encodeMapToPayloads, encodeToPayloadsWithContext, encodeUnifiedSearchAttributes, encodeUserMetadata } from './sdk-internals';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
+import { fleetSearchAttributes } from '../workflows/fleet-definitions';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { DELIVERY_FAILED } from '../domain/errors';
 import {
@@ -25,6 +34,7 @@ import {
   type DeliveryReport,
   type FailureReport,
   type ProvisionInput,
+  type RenewalRequest,
   type RetireInput,
 } from '../workflows/definitions';
 
@@ -34,6 +44,10 @@ export interface StartProvisioningInput {
   event: EnrollmentEvent;
   policy: ProvisioningPolicy;
   taskQueue: string;
+  /** The fleet sweep (backfill, reconcile, renewal) starting the run: recorded as FleetSweep. */
+  sweepId?: string;
+  /** A renewal of what the device holds. */
+  renewal?: RenewalRequest;
 }
 
 export interface StartProvisioningResult {
@@ -42,13 +56,14 @@ export interface StartProvisioningResult {
   outcome: StartOutcome;
 }
 
-/** What every provisioning run records in its memo: enough to recognise a repeated event. */
+/** What every provisioning run records in its memo: the event it was started for. */
 export interface ProvisioningMemo {
-  /** The EventTime of the event that started the run (ISO 8601). */
+  /** The EventTime of the event that started the run (ISO 8601): an unenrollment older than it is stale. */
   eventTime: string;
-  /** Random per start request: tells the request that created a run from one that joined it. */
-  startRequestId: string;
 }
+
+/** Events younger than this (by their EventTime) take the one-call start; older ones are compared first. */
+export const FRESH_EVENT_MS = 5 * 60_000;
 
 /** gRPC status NOT_FOUND (the code is fixed by the gRPC spec). */
 const GRPC_NOT_FOUND = 5;
@@ -59,40 +74,52 @@ const MAX_SUMMARY_LENGTH = 200;
 export async function startProvisioning(client: Client, input: StartProvisioningInput): Promise<StartProvisioningResult> {
   const { event, policy, taskQueue } = input;
   const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
-  const previous = await latestRun(client, workflowId);
-
-  if (previous && !isNewerEventTime(event.eventTime, previous.eventTime)) {
-    return { workflowId, runId: previous.runId, outcome: previous.running ? 'joined' : 'duplicate' };
+  if (Date.now() - Date.parse(event.eventTime) > FRESH_EVENT_MS) {
+    const previous = await latestRun(client, workflowId);
+    if (previous && !isNewerEventTime(event.eventTime, previous.eventTime)) {
+      return { workflowId, runId: previous.runId, outcome: previous.running ? 'joined' : 'duplicate' };
+    }
   }
-
-  const startRequestId = randomUUID();
-  const memo: ProvisioningMemo = { eventTime: event.eventTime, startRequestId };
-  const args: [ProvisionInput] = [{ event, policy }];
-  const handle = await client.workflow.start(WORKFLOW_TYPE, {
+  const converter = client.options.loadedDataConverter;
+  const context: WorkflowSerializationContext = { type: 'workflow', namespace: client.options.namespace, workflowId };
+  const memo: ProvisioningMemo = { eventTime: event.eventTime };
+  const args: [ProvisionInput] = [{ event, policy, ...(input.renewal ? { renewal: input.renewal } : {}) }];
+  const answer = await client.workflowService.startWorkflowExecution({
+    namespace: client.options.namespace,
+    identity: client.options.identity,
+    requestId: startRequestId(workflowId, event.eventTime, input.renewal ? 'renew' : 'provision'),
     workflowId,
-    taskQueue,
-    args,
+    workflowType: { name: WORKFLOW_TYPE },
+    taskQueue: { kind: temporal.api.enums.v1.TaskQueueKind.TASK_QUEUE_KIND_NORMAL, name: taskQueue },
+    input: { payloads: await encodeToPayloadsWithContext(converter, context, args) },
+    memo: { fields: await encodeMapToPayloads(converter, { ...memo }, context) },
+    searchAttributes: {
+      indexedFields: encodeUnifiedSearchAttributes(undefined, [
+        { key: searchAttributes.stage, value: 'Received' },
+        { key: searchAttributes.attempt, value: 0 },
+        { key: searchAttributes.deviceUuid, value: event.deviceUuid },
+        { key: searchAttributes.enrollmentUserUuid, value: event.enrollmentUserUuid },
+        ...(input.sweepId ? [{ key: fleetSearchAttributes.sweep, value: input.sweepId }] : []),
+      ]),
+    },
+    userMetadata: await encodeUserMetadata(converter, (input.renewal ? renewalSummary(event) : provisioningSummary(event)), provisioningDetails(event), context),
     // Open run with this ID: join it. Closed run: a newer event may start a fresh one.
-    workflowIdConflictPolicy: 'USE_EXISTING',
-    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-    typedSearchAttributes: [
-      { key: searchAttributes.stage, value: 'Received' },
-      { key: searchAttributes.attempt, value: 0 },
-      { key: searchAttributes.deviceUuid, value: event.deviceUuid },
-      { key: searchAttributes.enrollmentUserUuid, value: event.enrollmentUserUuid },
-    ],
-    memo: { ...memo },
-    staticSummary: provisioningSummary(event),
-    staticDetails: provisioningDetails(event),
+    workflowIdConflictPolicy: temporal.api.enums.v1.WorkflowIdConflictPolicy.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+    workflowIdReusePolicy: temporal.api.enums.v1.WorkflowIdReusePolicy.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+    header: { fields: {} },
   });
-  const runId = handle.firstExecutionRunId;
-  if (runId === previous?.runId) return { workflowId, runId, outcome: 'joined' };
+  const running = answer.status === temporal.api.enums.v1.WorkflowExecutionStatus.WORKFLOW_EXECUTION_STATUS_RUNNING;
+  const outcome: StartOutcome = !answer.started ? 'joined' : running ? 'started' : 'duplicate';
+  return { workflowId, runId: answer.runId, outcome };
+}
 
-  // A run we had not seen: ours, or one an identical request racing us created a moment earlier
-  // (the server answered that one with USE_EXISTING). The memo says which.
-  const created = await client.workflow.getHandle(workflowId, runId).describe();
-  const outcome = (created.memo as Partial<ProvisioningMemo> | undefined)?.startRequestId === startRequestId ? 'started' : 'joined';
-  return { workflowId, runId, outcome };
+/**
+ * The start's request id: the same for the same event (user, device, EventTime), so Temporal
+ * recognises a repeated event by it and answers with the run it already created.
+ */
+export function startRequestId(workflowId: string, eventTime: string, purpose: 'provision' | 'renew' = 'provision'): string {
+  const hex = createHash('sha256').update(`${purpose}/${workflowId}/${eventTime}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20, 32)}`;
 }
 
 /**
@@ -199,7 +226,12 @@ async function provisioningInput(client: Client, workflowId: string, runId: stri
   });
   const payloads = response.history?.events?.[0]?.workflowExecutionStartedEventAttributes?.input?.payloads;
   if (!payloads?.length) return undefined;
-  const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads);
+  // The workflow's own context: the codec checks the payloads were bound to this workflow.
+  const [first] = await decodeArrayFromPayloads(client.workflow.options.loadedDataConverter, payloads, {
+    type: 'workflow',
+    namespace: client.options.namespace,
+    workflowId,
+  });
   return first as Partial<ProvisionInput> | undefined;
 }
 
@@ -262,6 +294,12 @@ export function provisioningSummary(event: EnrollmentEvent): string {
     : (event.email ?? `user ${event.enrollmentUserUuid}`);
   const device = event.deviceName ?? (event.platform ? `${event.platform} device ${event.deviceUuid}` : `device ${event.deviceUuid}`);
   const summary = `S/MIME for ${who} on ${device}`;
+  return summary.length <= MAX_SUMMARY_LENGTH ? summary : `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…`;
+}
+
+/** "Renew S/MIME for …": a renewal run reads as one in the UI's list. */
+export function renewalSummary(event: EnrollmentEvent): string {
+  const summary = provisioningSummary(event).replace(/^S\/MIME for /, 'Renew S/MIME for ');
   return summary.length <= MAX_SUMMARY_LENGTH ? summary : `${summary.slice(0, MAX_SUMMARY_LENGTH - 1)}…`;
 }
 

@@ -10,7 +10,11 @@ import { mkdirSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join, resolve } from 'node:path';
 import { Connection } from '@temporalio/client';
+import { rootCertificateFile } from '../activities/ca/embedded/authority';
+import { orderCaSimIssuerDir } from '../peers/order-ca-sim/issuer';
+import { ensureDebianPackages } from './debian-packages';
 import { ensureDevCredentials } from './dev-credentials';
+import { developmentSettings } from './dev-settings';
 import { ToolUnavailable } from './go-tool';
 import { projectPath } from './paths';
 import { devServerArgs, readStackFile } from './stack-file';
@@ -55,20 +59,26 @@ async function main(): Promise<void> {
   const cegAdminPort = Number(process.env.CEG_SIM_ADMIN_PORT ?? stack.peers.cegSim.adminPort);
   const uemPort = Number(process.env.UEM_SIM_PORT ?? stack.peers.uemSim.port);
   const orderCaPort = Number(process.env.ORDER_CA_SIM_PORT ?? stack.peers.orderCaSim.port);
+  const caRepositoryPort = Number(process.env.CA_REPOSITORY_PORT ?? stack.peers.caRepository.port);
   const useOrderCa = process.env.CA_TYPE === 'order-poll' && !process.env.CA_URL;
 
   const busy = [];
-  for (const port of [temporalPort, uiPort, apiPort, cegPort, cegAdminPort, uemPort, stack.provider.workerMetricsPort]) {
+  for (const port of [temporalPort, uiPort, apiPort, cegPort, cegAdminPort, uemPort, caRepositoryPort, stack.provider.workerMetricsPort]) {
     if (await portInUse(port)) busy.push(port);
   }
   if (busy.length > 0) {
     throw new Error(`port${busy.length > 1 ? 's' : ''} ${busy.join(', ')} already in use — is another dev stack running? Stop it, or change the ports (temporal-dev.yml, API_PORT, CEG_SIM_PORT, ...).`);
   }
 
+  await ensureDebianPackages('dev'); // OpenSSL: the CEG simulator checks every upload with it
   const temporal = await ensureTemporalCli();
   const creds = ensureDevCredentials(dataDir);
+  // Development keys, PKI and DEV_MODE: only the dev stack fills these in (production processes
+  // stop at start without them); a developer's own environment still wins.
+  const development = Object.fromEntries(Object.entries(await developmentSettings(dataDir)).map(([key, value]) => [key, process.env[key] ?? value]));
   const codecEndpoint = stack.temporal.uiCodecEndpoint ? stack.temporal.uiCodecEndpoint.replace(/:\d+\//, `:${apiPort}/`) : '';
   const env: NodeJS.ProcessEnv = {
+    ...development,
     DATA_DIR: dataDir,
     TEMPORAL_ADDRESS: `127.0.0.1:${temporalPort}`,
     TEMPORAL_NAMESPACE: stack.temporal.namespace,
@@ -79,6 +89,7 @@ async function main(): Promise<void> {
     CEG_SIM_ADMIN_PORT: String(cegAdminPort),
     UEM_SIM_PORT: String(uemPort),
     ORDER_CA_SIM_PORT: String(orderCaPort),
+    CA_REPOSITORY_PORT: String(caRepositoryPort),
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
     // Dev defaults, each overridable by the developer's own environment.
     UEM_WEBHOOK_USERS: process.env.UEM_WEBHOOK_USERS ?? `${creds.webhookUser}:${creds.webhookPassword}`,
@@ -90,11 +101,18 @@ async function main(): Promise<void> {
     CEG_URL: process.env.CEG_URL ?? `https://localhost:${cegPort}`,
     // Exercise the encrypted-password path against the simulator's recipient key.
     CEG_RECIPIENT_CERT: process.env.CEG_RECIPIENT_CERT ?? join(dataDir, 'dev-pki', 'recipient.crt'),
-    ...(useOrderCa ? { CA_URL: `http://127.0.0.1:${orderCaPort}`, ORDER_CA_API_KEY: process.env.ORDER_CA_API_KEY ?? creds.operatorToken } : {}),
+    ...(useOrderCa
+      ? {
+          CA_URL: `http://127.0.0.1:${orderCaPort}`,
+          ORDER_CA_API_KEY: process.env.ORDER_CA_API_KEY ?? creds.operatorToken,
+          // What the simulator issues must chain to its CA's root (the worker checks every certificate).
+          CERT_TRUST_ROOTS_FILE: process.env.CERT_TRUST_ROOTS_FILE ?? rootCertificateFile(orderCaSimIssuerDir({ dataDirAbsolute: dataDir })),
+        }
+      : {}),
   };
 
   const tsNode = (file: string): Pick<ProcessSpec, 'command' | 'args'> => ({ command: process.execPath, args: ['--require', 'tsx/cjs', projectPath(file)] });
-  const names = ['temporal', 'ceg-sim', 'uem-sim', 'order-ca', 'worker', 'api'];
+  const names = ['temporal', 'ca-repo', 'ceg-sim', 'uem-sim', 'order-ca', 'worker', 'api'];
   let shuttingDown = false;
   const supervisor = new Supervisor(
     {
@@ -125,9 +143,14 @@ async function main(): Promise<void> {
     await waitForPort(temporalPort, 60_000);
     await waitForTemporal(`127.0.0.1:${temporalPort}`, 60_000);
 
+    const repository = tsNode('src/peers/ca-repository/main.ts');
+    supervisor.start({ name: 'ca-repo', command: repository.command, args: [...repository.args, ...(useOrderCa ? ['--order-ca-sim'] : [])], env });
     supervisor.start({ name: 'ceg-sim', ...tsNode('src/peers/ceg-sim/main.ts'), env });
     supervisor.start({ name: 'uem-sim', ...tsNode('src/peers/uem-sim/main.ts'), env });
     if (useOrderCa) supervisor.start({ name: 'order-ca', ...tsNode('src/peers/order-ca-sim/main.ts'), env });
+    // The worker reads the CA's root at start (certificate checks): let the CA processes make it first.
+    await waitForPort(caRepositoryPort, 60_000);
+    if (useOrderCa) await waitForPort(orderCaPort, 60_000);
     supervisor.start({ name: 'worker', ...tsNode('worker.ts'), env });
     supervisor.start({ name: 'api', ...tsNode('src/api/main.ts'), env });
     await waitForPort(apiPort, 90_000);
@@ -150,6 +173,7 @@ async function main(): Promise<void> {
       `   API tokens         operator ${creds.operatorToken}   viewer ${creds.viewerToken}`,
       `   CEG simulator      https://localhost:${cegPort}   admin http://127.0.0.1:${cegAdminPort}/sim/uploads`,
       `   UEM simulator      http://127.0.0.1:${uemPort}`,
+      `   CA repository      http://127.0.0.1:${caRepositoryPort}/${useOrderCa ? 'order-ca-sim' : 'embedded-ca'}/intermediate.crl   (CRL and CA certificates)`,
       `   Worker metrics     http://127.0.0.1:${stack.provider.workerMetricsPort}/metrics`,
       `   Try it             npm run simulate -- --devices 5 --wait`,
       ' Ctrl-C stops everything.',

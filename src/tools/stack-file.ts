@@ -24,6 +24,7 @@ const stackSchema = z.object({
     cegSim: z.object({ port: z.number().int(), adminPort: z.number().int() }),
     uemSim: z.object({ port: z.number().int() }),
     orderCaSim: z.object({ port: z.number().int() }),
+    caRepository: z.object({ port: z.number().int() }),
   }),
 });
 

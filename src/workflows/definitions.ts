@@ -33,6 +33,23 @@ export interface ProvisionInput {
   event: EnrollmentEvent;
   /** Fixed for the run; defaults apply when absent. */
   policy?: ProvisioningPolicy;
+  /** Present when the run renews what the device holds (started by a reconcile or a renewal on demand). */
+  renewal?: RenewalRequest;
+}
+
+/**
+ * A renewal run: the device already holds credentials and this run replaces them — new signing key
+ * and certificate, the user's encryption credential by the escrow's rule, the profile re-installed
+ * so the phone fetches them, and the superseded signing certificate revoked once the new one is
+ * at the gateway.
+ */
+export interface RenewalRequest {
+  /** Why, in words: "expires 2027-11-30T…" or the operator's reason. */
+  reason: string;
+  /** The sweep (reconcile or renewal) that started the run: its workflow id. */
+  sweepId: string;
+  /** Renewal on demand: the user's shared (escrowed) credentials issued before this instant are re-issued too. */
+  reissueSharedIssuedBefore?: string;
 }
 
 /** Skip the wait for the next attempt (or the next issuance poll) and try now. */
@@ -52,6 +69,8 @@ export const searchAttributes = {
   attempt: defineSearchAttributeKey('Attempt', SearchAttributeType.INT),
   deviceUuid: defineSearchAttributeKey('DeviceUUID', SearchAttributeType.KEYWORD),
   enrollmentUserUuid: defineSearchAttributeKey('EnrollmentUserUUID', SearchAttributeType.KEYWORD),
+  /** Runs a fleet sweep (backfill, reconcile, renewal) started carry the sweep's workflow id. */
+  fleetSweep: defineSearchAttributeKey('FleetSweep', SearchAttributeType.KEYWORD),
 } as const;
 
 /** Search attributes the dev server and tests register: name → type, as the CLI spells it. */
@@ -60,6 +79,7 @@ export const SEARCH_ATTRIBUTE_TYPES: Record<string, 'Keyword' | 'Int'> = {
   Attempt: 'Int',
   DeviceUUID: 'Keyword',
   EnrollmentUserUUID: 'Keyword',
+  FleetSweep: 'Keyword',
 };
 
 /** Public progress of one credential: nothing secret, ever. */
@@ -106,6 +126,17 @@ export interface DeliveryReport {
   attempts: number;
   deliveredAt: string;
   credentials: CredentialStatus[];
+  /** A renewal run: what happened after delivery (unfinished: the re-install or revocation gave up; see the history). */
+  renewal?: RenewalOutcome;
+}
+
+export interface RenewalOutcome {
+  reason: string;
+  sweepId: string;
+  profile?: 'reinstalled' | 'queued';
+  revokedSerials?: string[];
+  notes?: string[];
+  unfinished?: boolean;
 }
 
 /** Carried as the details of the `DeliveryFailed` failure. */

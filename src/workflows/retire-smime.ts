@@ -6,11 +6,11 @@
  * destroyed: mail encrypted to them must stay readable.
  */
 import { log, proxyActivities } from '@temporalio/workflow';
-import type { CleanUpReport, ProvisioningActivities } from '../activities/contract';
+import type { CleanUpReport, LifecycleActivities } from '../activities/contract';
 import { NON_RETRYABLE_ERROR_TYPES } from '../domain/errors';
 import type { RetireInput } from './definitions';
 
-const { cleanUpEnrollment } = proxyActivities<Pick<ProvisioningActivities, 'cleanUpEnrollment'>>({
+const { cleanUpEnrollment } = proxyActivities<Pick<LifecycleActivities, 'cleanUpEnrollment'>>({
   startToCloseTimeout: '1m',
   scheduleToCloseTimeout: '7d',
   retry: { initialInterval: '5s', backoffCoefficient: 2, maximumInterval: '1h', nonRetryableErrorTypes: NON_RETRYABLE_ERROR_TYPES },

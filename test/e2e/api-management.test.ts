@@ -22,9 +22,11 @@ interface View {
   executionStatus: string;
   stage: string;
   attempt: number;
-  status?: { stage: string; credentials: unknown[] };
-  result?: { stage: string; email: string };
-  failure?: { type: string; message: string; reason?: string; lastError?: { type?: string } };
+  enrollmentUserUuid?: string;
+  deviceUuid?: string;
+  status?: { stage: string; email?: string; credentials: { serial?: string }[] };
+  result?: { stage: string; email: string; credentials: { serial?: string }[] };
+  failure?: { type: string; message: string; reason?: string; lastError?: { type?: string; message: string } };
   summary?: string;
 }
 
@@ -42,14 +44,14 @@ describe('management API on the dev server', function () {
     this.timeout(180_000);
     env = await devServerEnv();
     testConfig = apiConfig();
-    const activities = fakeActivities({
-      async resolveUser(event) {
+    const activities = fakeActivities(async () => Date.now(), {
+      async identifyUser({ event }) {
         if (noEmail.has(event.enrollmentUserUuid)) throw nonRetryable('UserHasNoEmail', 'neither the event nor UEM has an email for this user');
         return { email: event.email ?? 'someone@example.test', source: 'event' };
       },
-      async uploadCredential(input) {
-        if (stuck.has(input.event.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
-        return { deliveredAt: new Date().toISOString(), alreadyPresent: false };
+      async deliver(_kind, input) {
+        if (stuck.has(input.enrollment.enrollmentUserUuid)) throw retryable('GatewayUnavailable', 'simulated gateway outage');
+        return {};
       },
     });
     worker = await startWorker(env, testConfig.config.taskQueue, activities);
@@ -69,7 +71,7 @@ describe('management API on the dev server', function () {
     openapi.assertConforms(method, path, answer);
     return answer;
   }
-  const view = async (workflowId: string) => (await call('GET', `/v1/enrollments/${workflowId}`, VIEWER_TOKEN)).json as View;
+  const view = async (workflowId: string, token = OPERATOR_TOKEN) => (await call('GET', `/v1/enrollments/${workflowId}`, token)).json as View;
   const startBody = (event: EnrollmentEvent) => ({ enrollmentUserUuid: event.enrollmentUserUuid.toUpperCase(), deviceUuid: event.deviceUuid, email: event.email, platform: 'Apple', userName: 'mkovac', deviceName: 'Mira iPhone' });
 
   async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
@@ -100,13 +102,14 @@ describe('management API on the dev server', function () {
     const event = enrollmentEvent();
     stuck.add(event.enrollmentUserUuid);
     const { workflowId } = (await call('POST', '/v1/enrollments', OPERATOR_TOKEN, startBody(event))).json as { workflowId: string };
-    const open = await until('the upload stage', async () => {
+    const open = await until('the wait for the next slot', async () => {
       const v = await view(workflowId);
-      return v.stage === 'Uploading' ? v : undefined;
+      return v.stage === 'WaitingToRetry' ? v : undefined;
     });
     assert.equal(open.executionStatus, 'RUNNING');
     assert.equal(open.attempt, 1);
-    assert.equal(open.status?.stage, 'Uploading');
+    assert.equal(open.status?.stage, 'WaitingToRetry');
+    assert.match(JSON.stringify(open.status), /GatewayUnavailable/);
     assert.equal(open.summary, 'S/MIME for mkovac (' + event.email + ') on Mira iPhone');
     assert.doesNotMatch(JSON.stringify(open), /sealed:/, 'no sealed secret in the view');
     await env.client.workflow.getHandle(workflowId).terminate('test finished');
@@ -136,6 +139,47 @@ describe('management API on the dev server', function () {
     assert.equal(failed.failure?.type, 'DeliveryFailed');
     assert.equal(failed.failure?.reason, 'NonRetryableError');
     assert.equal(failed.failure?.lastError?.type, 'UserHasNoEmail');
+  });
+
+  it('a viewer sees identifiers, stage, attempts, serials and failure types, but no personal data in the clear', async () => {
+    // Open: the status query's address masked, the summary (names) left out.
+    const open = enrollmentEvent({ email: 'mira.kovac@example.test' });
+    stuck.add(open.enrollmentUserUuid);
+    const { workflowId: openId } = (await call('POST', '/v1/enrollments', OPERATOR_TOKEN, startBody(open))).json as { workflowId: string };
+    const running = await until('the status query with the address', async () => {
+      const v = await view(openId, VIEWER_TOKEN);
+      return v.status?.email ? v : undefined;
+    });
+    assert.equal(running.executionStatus, 'RUNNING');
+    assert.equal(running.summary, undefined);
+    assert.equal(running.status?.email, 'm***@example.test');
+    assert.equal(running.enrollmentUserUuid, open.enrollmentUserUuid);
+    assert.equal(running.deviceUuid, open.deviceUuid);
+    assert.equal((await view(openId)).status?.email, 'mira.kovac@example.test', 'an operator sees the address');
+    await env.client.workflow.getHandle(openId).terminate('test finished');
+
+    // Delivered: the report's address masked.
+    const delivered = enrollmentEvent({ email: 'mira.kovac@example.test' });
+    const { workflowId: deliveredId } = (await call('POST', '/v1/enrollments', OPERATOR_TOKEN, startBody(delivered))).json as { workflowId: string };
+    await env.client.workflow.getHandle(deliveredId).result();
+    const report = await view(deliveredId, VIEWER_TOKEN);
+    assert.equal(report.result?.email, 'm***@example.test');
+    assert.ok(report.result?.credentials.some((c) => c.serial), 'serials are shown');
+    assert.ok(!JSON.stringify(report).includes('mira.kovac'), 'the address appears nowhere');
+    assert.ok(!JSON.stringify(report).includes('mkovac') && !JSON.stringify(report).includes('Mira iPhone'), 'nor the user or device name');
+
+    // Failed: types and counts stay, messages are withheld.
+    const failedEvent = enrollmentEvent({ email: undefined });
+    noEmail.add(failedEvent.enrollmentUserUuid);
+    const payload = enrollmentPayload(failedEvent, 'json');
+    const { workflowId: failedId } = (await postEvent(api.url, payload.body, payload.contentType)).json as { workflowId: string };
+    await assert.rejects(env.client.workflow.getHandle(failedId).result(), WorkflowFailedError);
+    const failure = (await view(failedId, VIEWER_TOKEN)).failure!;
+    assert.equal(failure.type, 'DeliveryFailed');
+    assert.equal(failure.lastError?.type, 'UserHasNoEmail');
+    assert.equal(failure.message, '(shown to operators only)');
+    assert.equal(failure.lastError?.message, '(shown to operators only)');
+    assert.match((await view(failedId)).failure!.lastError!.message, /email/, 'an operator reads the message');
   });
 
   it('GET an unknown provisioning workflow → 404', async () => {

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { CegGateway, createCegGateway } from '../../src/activities/ceg/ceg-gateway';
-import { loadConfig } from '../../src/config';
+import { assertConfigFor, ConfigError, loadConfig, type SettingName } from '../../src/config';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator, type SimDeletionRecord, type SimUploadRecord } from '../../src/peers/ceg-sim';
 import {
@@ -285,11 +285,11 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
     });
 
     it('refuses unusable client TLS material at construction', () => {
-      assert.throws(() => clientFor({ clientKeyPem: 'not a key' }), (err: unknown) => err instanceof ApplicationFailure && err.type === 'ConfigurationError');
+      assert.throws(() => clientFor({ clientKeyPem: 'not a key' }), (err: unknown) => err instanceof ConfigError && /CEG_CLIENT_KEY/.test(err.message) && !err.message.includes('not a key'));
     });
 
     it('refuses a URL that is not https', () => {
-      assert.throws(() => clientFor({ url: 'http://127.0.0.1:1' }), (err: unknown) => err instanceof ApplicationFailure && err.type === 'ConfigurationError' && /https/.test(err.message));
+      assert.throws(() => clientFor({ url: 'http://127.0.0.1:1' }), (err: unknown) => err instanceof ConfigError && /CEG_URL: must be https/.test(err.message));
     });
   });
 
@@ -356,22 +356,39 @@ describe('CEG gateway client against the CEG simulator (mTLS on loopback)', func
     });
   });
 
-  describe('createCegGateway', () => {
-    it('falls back to the dev PKI in the data folder when no certificate or CA is configured', async () => {
-      const config = loadConfig({ env: {}, overrides: { dataDir, cegUrl: sim.url, gatewayTimeout: '5s' } });
-      const client = await createCegGateway(config);
+  describe('createCegGateway (GATEWAY_TYPE=ceg)', () => {
+    const workerConfig = (overrides: Partial<Record<SettingName, string>>) =>
+      loadConfig({
+        env: {},
+        overrides: {
+          dataDir,
+          cegUrl: sim.url,
+          cegClientCertFile: pki.clientCertPath,
+          cegClientKeyFile: pki.clientKeyPath,
+          cegCaFile: pki.caCertPath,
+          gatewayTimeout: '5s',
+          ...overrides,
+        },
+      });
+
+    it('builds the client from the four settings and uploads with them', async () => {
+      const client = createCegGateway(workerConfig({}));
       opened.push(client);
       const receipt = await client.upload(uploadOf(alice));
       assert.equal(receipt.alreadyPresent, false);
     });
 
-    it('names the setting whose file cannot be read', async () => {
-      const config = loadConfig({
-        env: {},
-        overrides: { dataDir, cegUrl: sim.url, cegClientCertFile: join(workDir, 'missing.crt'), cegClientKeyFile: pki.clientKeyPath },
-      });
-      const err = await expectFailure(createCegGateway(config), 'ConfigurationError');
-      assert.match(err.message, /^CEG_CLIENT_CERT: cannot read/);
+    it('has no development fallback: the worker names each missing setting', () => {
+      const bare = loadConfig({ env: {}, overrides: { dataDir, sealingKeys: `s:${randomBytes(32).toString('base64')}`, codecKeys: `c:${randomBytes(32).toString('base64')}`, devMode: 'true' } });
+      assert.throws(
+        () => assertConfigFor(bare, 'worker'),
+        (err: unknown) => err instanceof ConfigError && ['CEG_URL', 'CEG_CLIENT_CERT', 'CEG_CLIENT_KEY', 'CEG_CA_FILE'].every((key) => err.problems.some((p) => p.startsWith(`${key}: required when GATEWAY_TYPE=ceg`))),
+      );
+    });
+
+    it('names the setting whose file cannot be read, or holds no PEM', () => {
+      assert.throws(() => createCegGateway(workerConfig({ cegClientCertFile: join(workDir, 'missing.crt') })), (err: unknown) => err instanceof ConfigError && /^CEG_CLIENT_CERT: cannot read/.test(err.problems[0]!));
+      assert.throws(() => createCegGateway(workerConfig({ cegCaFile: pki.clientKeyPath })), (err: unknown) => err instanceof ConfigError && /^CEG_CA_FILE: .* holds no PEM certificate/.test(err.problems[0]!));
     });
   });
 });

@@ -17,8 +17,11 @@ import { certificateInfo } from '../../src/activities/crypto/certificate-info';
 import { generateKeyPair } from '../../src/activities/crypto/keys';
 import { Keyring, type KeyringKey } from '../../src/activities/crypto/sealing';
 import { importSigningPair, x509 } from '../../src/activities/crypto/x509';
+import { createAdapter } from '../../src/activities/adapters';
+import { ConfigError, loadConfig, type SettingName } from '../../src/config';
+import { databaseRegistry } from '../../src/activities/database/registry';
 import {
-  createEscrowStore,
+  SqlEscrowStore,
   ESCROW_ERRORS,
   PostgresEscrowStore,
   SqliteEscrowStore,
@@ -55,6 +58,12 @@ interface Backend {
 }
 
 const kek = (kid: string): KeyringKey => ({ kid, key: randomBytes(32) });
+
+/** The escrow as the worker opens it: the database through its registry, then the escrow on it. */
+async function openThroughRegistry(overrides: Partial<Record<SettingName, string>>): Promise<EscrowStore> {
+  const database = await createAdapter(databaseRegistry, loadConfig({ env: {}, overrides }), logger);
+  return SqlEscrowStore.open(database, { keyring: new Keyring([kek('k1')]), logger, ownsDatabase: true });
+}
 
 async function makeCredential(email: string, validDays: number): Promise<TestCredential> {
   const key = await generateKeyPair({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' });
@@ -123,7 +132,7 @@ describe('escrow store', function () {
     before(() => {
       dir = mkdtempSync(join(tmpdir(), 'escrow-sqlite-'));
     });
-    after(() => rmSync(dir, { recursive: true, force: true }));
+    after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
     const sqliteLocation = (file: string): Location => ({
       open: (keyring, options = {}) => SqliteEscrowStore.open({ file, keyring, logger, ...options }),
@@ -147,7 +156,7 @@ describe('escrow store', function () {
 
     it('keeps the database file private to its owner (mode 0600, folder 0700)', async () => {
       const dataDir = join(dir, 'fresh', 'data');
-      const store = await createEscrowStore({ escrowStore: 'sqlite', dataDirAbsolute: dataDir }, new Keyring([kek('k1')]), logger);
+      const store = await openThroughRegistry({ escrowStore: 'sqlite', dataDir });
       try {
         assert.equal(store.type, 'sqlite');
         const key = userKey();
@@ -194,7 +203,7 @@ describe('escrow store', function () {
       await (await SqliteEscrowStore.open({ file, keyring: new Keyring([keyringKey]), logger })).close();
       const key = userKey();
       const script = `
-        const { SqliteEscrowStore } = require('./src/activities/escrow/sqlite-store');
+        const { SqliteEscrowStore } = require('./src/activities/escrow');
         const { Keyring } = require('./src/activities/crypto/sealing');
         const { createLogger } = require('./src/logging');
         const [file, kid, keyB64, user, prefix] = process.argv.slice(1);
@@ -322,16 +331,19 @@ describe('escrow store', function () {
       );
     });
 
-    it('createEscrowStore opens PostgreSQL from ESCROW_DATABASE_URL, and refuses without it', async () => {
+    it('the registry opens PostgreSQL from ESCROW_DATABASE_URL, and refuses without it', async () => {
       const url = await pg.createDatabase('factory');
-      const store = await createEscrowStore({ escrowStore: 'postgres', escrowDatabaseUrl: url, dataDirAbsolute: tmpdir() }, new Keyring([kek('k1')]), logger);
+      const store = await openThroughRegistry({ escrowStore: 'postgres', escrowDatabaseUrl: url, dataDir: tmpdir() });
       try {
         assert.equal(store.type, 'postgres');
         assert.equal(await store.active(userKey()), undefined);
       } finally {
         await store.close();
       }
-      await failsWith(createEscrowStore({ escrowStore: 'postgres', dataDirAbsolute: tmpdir() }, new Keyring([kek('k1')]), logger), 'ConfigurationError', true);
+      await assert.rejects(
+        openThroughRegistry({ escrowStore: 'postgres', dataDir: tmpdir() }),
+        (err: unknown) => err instanceof ConfigError && /ESCROW_DATABASE_URL: required/.test(err.message),
+      );
     });
   });
 

@@ -22,13 +22,13 @@ describe('NSS (Firefox/Thunderbird) accepts the delivered credentials', function
   let stack: ProviderStack;
   let work: string;
   before(async function () {
-    if (spawnSync('certutil', ['-H']).error) assert.fail('NSS tools missing: apt-get install libnss3-tools');
+    if (spawnSync('certutil', ['-H']).error) assert.fail('NSS tools (certutil) missing: run npm run tools, which installs Debian\'s libnss3-tools (or prints the apt-get command when it may not)');
     stack = await startProviderStack({ codec: false });
     work = mkdtempSync(join(tmpdir(), 'nss-'));
   });
   after(async () => {
     await stack?.stop();
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   });
 
   /** A fresh NSS database that trusts the CA's root for S/MIME. */

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import { request as httpRequest } from 'undici';
 import type { CaAnswer, CertificateSigningRequest } from '../../src/activities/ca/certificate-authority';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../helpers/repository';
 import { OrderPollCa } from '../../src/activities/ca/order-poll';
 import { certificatePublicKeySha256, normalizeSerial } from '../../src/activities/crypto/certificate-info';
 import { buildSmimeCsr } from '../../src/activities/crypto/csr';
@@ -38,7 +39,7 @@ describe('order-and-poll CA adapter against the simulator', function () {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'order-poll-test-'));
-    issuer = await EmbeddedCa.open({ dir: join(dir, 'issuer'), pendingForMs: 0, logger });
+    issuer = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir, 'issuer'), pendingForMs: 0, logger });
     clock = Date.now();
     sim = await startOrderCaSimulator({ port: 0, apiKey: API_KEY, issueAfterMs: 3 * DAY, rejectEmails: ['@blocked.test'], now: () => clock, issuer, logger });
     closers.push(() => sim.close());

@@ -5,19 +5,21 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { X509Certificate } from 'node:crypto';
+import { createHash, randomUUID, X509Certificate } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair } from 'jose';
+import { Agent, request as undiciRequest } from 'undici';
 import type { CaAnswer, CertificateSigningRequest } from '../../src/activities/ca/certificate-authority';
 import { StepCa, type StepCaOptions } from '../../src/activities/ca/step-ca';
+import { ProvisionerKey } from '../../src/activities/ca/step-ca/provisioner-key';
 import { certificatePublicKeySha256 } from '../../src/activities/crypto/certificate-info';
 import { buildSmimeCsr } from '../../src/activities/crypto/csr';
 import { generateKeyPair as generateCredentialKey } from '../../src/activities/crypto/keys';
 import { createLogger } from '../../src/logging';
-import { opensslSmimeCsr, startLossyProxy, startStepCa, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
+import { opensslSmimeCsr, startLossyProxy, startStepCa, STEP_CA_PUBLICATION, type LossyProxy, type StepCaFixture } from '../helpers/step-ca';
 import { failureOf } from '../helpers/failures';
 
 const run = promisify(execFile);
@@ -51,6 +53,7 @@ describe('step-ca adapter against a real step-ca', function () {
       ledgerDir: join(dir, 'ledger'),
       requestTimeoutMs: 10_000,
       logger,
+      publication: STEP_CA_PUBLICATION.leaves,
       ...overrides,
     });
     adapters.push(created);
@@ -112,13 +115,52 @@ describe('step-ca adapter against a real step-ca', function () {
     assert.match(await opensslVerify(answer, 'smimeencrypt'), /: OK/);
   });
 
+  it('writes the S/MIME BR extensions the token carries: the profile\'s policy (then the organisation\'s), CRL distribution point, AIA', async () => {
+    const strict = issued(await (await adapter({ organisationPolicyOids: ['1.3.6.1.4.1.99999.1.2'] })).submit(await request({ kind: 'signing' })));
+    const text = await certificateText(strict.certificatePem);
+    assert.match(text, /X509v3 Certificate Policies: \n\s+Policy: 2\.23\.140\.1\.5\.1\.3\n\s+Policy: 1\.3\.6\.1\.4\.1\.99999\.1\.2\n/);
+    assert.match(text, new RegExp(`X509v3 CRL Distribution Points: \\n\\s+Full Name:\\n\\s+URI:${STEP_CA_PUBLICATION.leaves.crl.replace(/\./g, '\\.')}`));
+    assert.match(text, new RegExp(`CA Issuers - URI:${STEP_CA_PUBLICATION.leaves.caIssuers.replace(/\./g, '\\.')}`));
+    assert.doesNotMatch(text, /1\.3\.6\.1\.4\.1\.37476/, 'no smallstep provisioner extension');
+    const multipurpose = issued(await (await adapter()).submit(await request({ kind: 'signing', profile: 'mailbox-multipurpose' })));
+    assert.match(await certificateText(multipurpose.certificatePem), /Policy: 2\.23\.140\.1\.5\.1\.2\n/);
+  });
+
+  it('the template refuses a token whose first policy is not a Mailbox-validated reserved OID', async () => {
+    const provisioner = await ProvisionerKey.fromJwk(ca.provisionerName, StepCa.readProvisionerKey(ca.provisionerKeyFile));
+    const email = 'reserved@example.com';
+    const req = await request({ kind: 'signing', email, commonName: email });
+    const der = Buffer.from(req.csrPem.replace(/-----[^-]+-----|\s/g, ''), 'base64');
+    const ott = await provisioner.signToken({
+      caUrl: ca.url,
+      subject: req.email,
+      email: req.email,
+      kind: 'signing',
+      csrSha256: createHash('sha256').update(der).digest(),
+      jti: randomUUID(),
+      serialHex: '4a11ce',
+      policies: ['1.3.6.1.4.1.99999.1.2'],
+      publication: STEP_CA_PUBLICATION.leaves,
+    });
+    const dispatcher = new Agent({ connect: { ca: ca.rootPem } });
+    try {
+      const response = await undiciRequest(`${ca.url}/1.0/sign`, { method: 'POST', body: JSON.stringify({ csr: req.csrPem, ott }), headers: { 'content-type': 'application/json' }, dispatcher });
+      const body = await response.body.text();
+      assert.equal(response.statusCode, 400, body);
+      assert.match(body, /the first of smime\.policies must be a Mailbox-validated reserved policy/);
+      assert.ok(!ca.issuedSerials().includes('4a11ce'), 'nothing was signed');
+    } finally {
+      await dispatcher.close();
+    }
+  });
+
   it('issues an EC encryption certificate with keyAgreement (an EC key cannot encipher)', async () => {
     const req = await request({ kind: 'encryption', keyType: 'ec' });
     const text = await certificateText(issued(await (await adapter()).submit(req)).certificatePem);
     assert.match(text, /X509v3 Key Usage: critical\n\s+Key Agreement\n/);
   });
 
-  it("accepts the provider's own CSR (CN = display name, E = address, RSA 2048) for the CSR's key", async () => {
+  it("accepts the provider's own CSR (CN = E = the address, RSA 2048) for the CSR's key", async () => {
     const key = await generateCredentialKey({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' });
     const csrPem = await buildSmimeCsr(key, { email: 'erin@example.com', displayName: 'Erin Example' }, 'encryption');
     const answer = issued(await (await adapter()).submit(await request({ kind: 'encryption', email: 'erin@example.com', displayName: 'Erin Example', csrPem })));

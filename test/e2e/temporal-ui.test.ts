@@ -13,8 +13,10 @@ import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { createApp } from '../../src/api/app';
-import { AesGcmPayloadCodec } from '../../src/temporal/codec';
+import { SqliteDatabase } from '../../src/activities/database/sqlite-database';
+import { codecForReading } from '../../src/temporal/codec';
 import { createCodecRouter } from '../../src/temporal/codec-server';
+import { SqlCodecSessionStore } from '../../src/temporal/codec-sessions';
 import { searchAttributes } from '../../src/workflows/definitions';
 import { ensureTemporalCli } from '../../src/tools/temporal-cli';
 import { projectPath } from '../../src/tools/paths';
@@ -37,13 +39,14 @@ describe('Temporal Web UI (headless Chromium)', function () {
   let stack: ProviderStack;
   let test: TestConfig;
   let server: Server;
+  let sessions: SqlCodecSessionStore;
   let browser: Browser;
   let page: Page;
   let ui: string;
   let api: string;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+    assert.ok(existsSync(CHROMIUM), `Chromium not found at ${CHROMIUM}: run npm run tools, which installs Debian's chromium (or prints the apt-get command when it may not), or set CHROMIUM_PATH`);
     mkdirSync(SCREENSHOTS, { recursive: true });
     installTestRuntime();
     const uiPort = await freePort();
@@ -53,7 +56,8 @@ describe('Temporal Web UI (headless Chromium)', function () {
     ui = `http://127.0.0.1:${uiPort}`;
     stack = await startProviderStack({ env });
     test = apiConfig({ taskQueue: stack.taskQueue, apiTokens: `${OPERATOR_TOKEN}:operator`, codecCorsOrigins: ui });
-    const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(stack.codecKeyring), allowedOrigins: [ui], isOperator: (h) => h === `Bearer ${OPERATOR_TOKEN}` });
+    sessions = new SqlCodecSessionStore(() => SqliteDatabase.open({ file: join(test.config.dataDirAbsolute, 'escrow.db'), logger: capturingLogger().logger }));
+    const codecRouter = createCodecRouter({ codec: codecForReading(stack.codecKeyring), allowedOrigins: [ui], isOperator: (h) => h === `Bearer ${OPERATOR_TOKEN}`, sessions });
     const app = createApp({ client: stack.client, config: test.config, logger: capturingLogger().logger, extraRouters: [codecRouter] });
     server = await new Promise<Server>((resolve) => {
       const s = app.listen(0, '127.0.0.1', () => resolve(s));
@@ -76,6 +80,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
 
   after(async () => {
     await browser?.close();
+    await sessions?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await stack?.stop();
     await env?.teardown();
@@ -104,7 +109,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
     await handle.result();
     const body = await openWorkflow(handle.workflowId, 'delivered');
     assert.match(body, /Completed/);
-    for (const activity of ['resolveUser', 'generateKeyPair', 'requestCertificate', 'encryptCredential', 'uploadCredential']) {
+    for (const activity of ['identifyUser', 'requestCertificates', 'deliverCredentials']) {
       assert.ok(body.includes(activity), `activity ${activity} shown`);
     }
     assert.ok(body.includes(event.enrollmentUserUuid) && body.includes('"deviceName": "Mira iPhone"'), 'input decoded through the codec endpoint');
@@ -121,7 +126,7 @@ describe('Temporal Web UI (headless Chromium)', function () {
     await handle.result().catch(() => undefined);
     const body = await openWorkflow(handle.workflowId, 'failed');
     assert.match(body, /Failed/);
-    assert.ok(body.includes('resolveUser') && body.includes('notifyFailure'), 'the failing step and the notification are shown');
+    assert.ok(body.includes('identifyUser') && body.includes('notifyFailure'), 'the failing step and the notification are shown');
     const attributes = await searchAttributesTab('failed');
     assert.match(attributes, /"Stage": "Failed"/);
     assert.match(attributes, /"Attempt": 1/);

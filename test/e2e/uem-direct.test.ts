@@ -1,13 +1,15 @@
 /**
  * GATEWAY_TYPE=uem-direct end to end: the dev server, real activities and the embedded CA, with
- * the gateway built by `createUemDirectGateway` from settings pointing at the UEM simulator,
- * which opens every PKCS#12 it receives and checks it against the user's email in its directory.
+ * the gateway built by `createUemDirectGateway` and the user directory from settings pointing at
+ * the UEM simulator, which opens every PKCS#12 it receives and checks it against the user's email
+ * in its directory. The address and the numeric user id come from UEM's directory by UUID, never
+ * from the event (issue 16).
  */
 import assert from 'node:assert/strict';
-import { createUemDirectGateway } from '../../src/activities/uem/uem-direct-gateway';
+import { createUemDirectGateway } from '../../src/activities/ceg/uem-direct-gateway';
+import { createUemRestDirectory } from '../../src/activities/uem/uem-rest-directory';
 import { simulatedEnrollment } from '../../src/cli/simulate';
 import { loadConfig } from '../../src/config';
-import { DELIVERY_FAILED } from '../../src/domain/errors';
 import { startUemSimulator, type UemSimulator } from '../../src/peers/uem-sim/server';
 import { enrollmentEvent } from '../helpers/events';
 import { startProviderStack, type ProviderStack } from '../helpers/provider-stack';
@@ -19,13 +21,15 @@ describe('UEM direct upload end to end (dev server, real activities, UEM simulat
   let uem: UemSimulator;
   let stack: ProviderStack;
 
-  before(async () => {
-    uem = await startUemSimulator({ port: 0, ...UEM });
-    const config = loadConfig({
+  const config = () =>
+    loadConfig({
       env: {},
       overrides: { gatewayType: 'uem-direct', uemApiUrl: uem.url, uemApiUsername: UEM.username, uemApiPassword: UEM.password, uemApiTenantCode: UEM.tenantCode, gatewayTimeout: '10s' },
     });
-    stack = await startProviderStack({ overrides: { gateway: createUemDirectGateway(config) } });
+
+  before(async () => {
+    uem = await startUemSimulator({ port: 0, ...UEM });
+    stack = await startProviderStack({ directory: createUemRestDirectory(config()), overrides: { gateway: createUemDirectGateway(config()) } });
   });
   after(async () => {
     await stack?.stop();
@@ -48,25 +52,24 @@ describe('UEM direct upload end to end (dev server, real activities, UEM simulat
     assert.equal(ceg.filter((u) => u.deviceUuid === event.deviceUuid).length, 0, 'nothing went to CEG');
   });
 
-  it('an event as `npm run simulate` sends it (a user no fixture names) is Delivered too, as in the dev stack', async () => {
+  it('a user no fixture names (as `npm run simulate` enrolls them) is Delivered to the id UEM has for the UUID', async () => {
     const event = simulatedEnrollment(0);
     const report = await (await stack.start(event)).result();
     assert.equal(report.stage, 'Delivered');
-    const kinds = uem.directUploads().filter((u) => u.userId === event.enrollmentUserId).flatMap((u) => u.kinds ?? []);
+    const uemId = (await createUemRestDirectory(config()).lookUp({ enrollmentUserUuid: event.enrollmentUserUuid })).enrollmentUserId;
+    const kinds = uem.directUploads().filter((u) => u.userId === uemId).flatMap((u) => u.kinds ?? []);
     assert.deepEqual(kinds.sort(), ['encryption', 'signing']);
   });
 
-  it('a user whose UEM email differs from the certificate\'s fails at once (GatewayRejected) and is notified', async () => {
-    const event = enrollmentEvent({ enrollmentUserId: '7302', email: 'old.address@example.test' });
-    uem.users.add({ id: 7302, uuid: event.enrollmentUserUuid, email: 'new.address@example.test' });
-    const handle = await stack.start(event);
-    await assert.rejects(handle.result(), (err: Error) => (err.cause as { type?: string } | undefined)?.type === DELIVERY_FAILED);
-    const notice = stack.notices.find((n) => n.deviceUuid === event.deviceUuid);
-    assert.ok(notice, 'a failure notice for the device');
-    assert.equal(notice.reason, 'NonRetryableError');
-    assert.equal(notice.attempts, 1);
-    assert.equal(notice.lastError?.type, 'GatewayRejected');
-    assert.match(notice.lastError?.message ?? '', /email address does not match/);
-    assert.equal(uem.directUploads().filter((u) => u.userId === '7302').length, 0);
+  it('a forged event — another address, another account\'s numeric id — gets the certificate for UEM\'s address, uploaded to UEM\'s id for the UUID', async () => {
+    const victim = enrollmentEvent({ enrollmentUserId: '7302', email: 'lena.marsh@example.test' });
+    uem.users.add({ id: 7302, uuid: victim.enrollmentUserUuid, email: 'lena.marsh@example.test' });
+    uem.users.add({ id: 7303, uuid: '0e0e0e0e-0000-4000-8000-00000000beef', email: 'mallory@example.test' });
+    const forged = { ...victim, enrollmentUserId: '7303', email: 'ceo@example.test' };
+    const report = await (await stack.start(forged)).result();
+    assert.equal(report.stage, 'Delivered');
+    assert.equal(report.email, 'lena.marsh@example.test', 'the certificate names UEM\'s address');
+    assert.deepEqual(uem.directUploads().filter((u) => u.userId === '7303'), [], 'nothing for the forged account');
+    assert.deepEqual(uem.directUploads().filter((u) => u.userId === '7302').flatMap((u) => u.kinds ?? []).sort(), ['encryption', 'signing']);
   });
 });

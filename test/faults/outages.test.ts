@@ -25,6 +25,7 @@ import { deliveryWindow, HOUR_MS } from '../../src/domain/schedule';
 import { createLogger } from '../../src/logging';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
 import { ensureDevPki } from '../../src/peers/dev-pki';
+import { developmentSettings } from '../../src/tools/dev-settings';
 import { WORKFLOW_TYPE, type DeliveryReport } from '../../src/workflows/definitions';
 import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
 import { report } from './support';
@@ -89,13 +90,13 @@ describe('fault: CA and gateway outages lasting days (time skipping)', function 
     const pki = await ensureDevPki(dataDir, logger);
     sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
     config = loadConfig({
-      env: { DATA_DIR: dataDir, KEY_POOL_SIZE: '0', CEG_URL: sim.url, CEG_RECIPIENT_CERT: join(dataDir, 'dev-pki', 'recipient.crt'), LOG_LEVEL: 'silent' },
+      env: { ...(await developmentSettings(dataDir, logger)), DATA_DIR: dataDir, KEY_POOL_SIZE: '0', CEG_URL: sim.url, CEG_RECIPIENT_CERT: pki.recipientCertPath, LOG_LEVEL: 'silent' },
     });
   });
 
   afterEach(async () => {
     await sim?.close();
-    rmSync(dataDir, { recursive: true, force: true });
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   });
 
   async function deliverThrough(outages: (t0: number) => { ca: Outage; gateway: Outage }): Promise<{ report: DeliveryReport; t0: number; tally: { ca: Tally; gateway: Tally }; issued: IssuedCertificateRecord[]; uploads: unknown[] }> {

@@ -4,30 +4,24 @@
  * valid or not, the API never answers 5xx. Two passes: with the webhook's Basic credentials and
  * with an operator token (so both the webhook and the management API are fuzzed past their auth).
  *
- * schemathesis is installed on first use into .tools/schemathesis/venv (git-ignored) with pip.
+ * schemathesis is installed on first use into .tools/schemathesis/venv (git-ignored) with pip
+ * (src/tools/python-tool.ts).
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BenchStack } from '../../bench/stack';
-import { TOOLS_DIR } from '../../src/tools/paths';
-import { say } from '../../src/tools/progress';
+import { ensurePythonTool } from '../../src/tools/python-tool';
 import { report, SCALE, SIZES, startFaultStack } from './support';
 
-const SCHEMATHESIS_VERSION = '4.32.5';
-const VENV = join(TOOLS_DIR, 'schemathesis', 'venv');
-const ST = join(VENV, 'bin', 'st');
+const SCHEMATHESIS = { name: 'schemathesis', distribution: 'schemathesis', version: '4.32.5' };
 const SEED = Number(process.env.FAULTS_SEED ?? 20261125);
+let ST = '';
 
-function ensureSchemathesis(): string {
-  const installed = existsSync(ST) ? execFileSync(ST, ['--version'], { encoding: 'utf8' }).trim() : '';
-  if (installed.endsWith(SCHEMATHESIS_VERSION)) return installed;
-  say('schemathesis', `installing schemathesis ${SCHEMATHESIS_VERSION} into ${VENV} (first run only)…`);
-  mkdirSync(join(TOOLS_DIR, 'schemathesis'), { recursive: true });
-  if (!existsSync(join(VENV, 'bin', 'python'))) execFileSync('python3', ['-m', 'venv', VENV], { stdio: 'inherit' });
-  execFileSync(join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`], { stdio: 'inherit' });
+async function ensureSchemathesis(): Promise<string> {
+  ST = join((await ensurePythonTool(SCHEMATHESIS)).binDir, 'st');
   return execFileSync(ST, ['--version'], { encoding: 'utf8' }).trim();
 }
 
@@ -103,7 +97,7 @@ describe('fault: schemathesis fuzzing of the OpenAPI document', function () {
   let version: string;
 
   before(async () => {
-    version = ensureSchemathesis();
+    version = await ensureSchemathesis();
     // No worker: enrollments the fuzzer manages to start simply wait in Temporal.
     stack = await startFaultStack('schemathesis', { startWorker: false });
   });

@@ -13,11 +13,10 @@ import { Writable } from 'node:stream';
 import { Client, Connection, defaultGrpcRetryOptions, makeGrpcRetryInterceptor } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import pino from 'pino';
 import { Registry } from 'prom-client';
 import { createApp } from '../../src/api/app';
 import { loadConfig, type Config, type SettingName } from '../../src/config';
-import { REDACT_PATHS, type Logger } from '../../src/logging';
+import { createLogger, type Logger } from '../../src/logging';
 import type { FakeActivities } from './fake-activities';
 import { workflowBundle } from './temporal';
 
@@ -66,7 +65,7 @@ export function capturingLogger(): { logger: Logger; lines: string[] } {
       callback();
     },
   });
-  const logger = pino({ level: 'debug', redact: { paths: REDACT_PATHS, censor: '[redacted]' } }, stream);
+  const logger = createLogger({ level: 'debug' }, stream);
   return { logger, lines };
 }
 

@@ -1,7 +1,7 @@
 /**
  * Real servers on loopback for the notifier tests: an HTTP receiver, an SMTP server
  * (smtp-server), a throw-away TLS certificate (OpenSSL), a logger whose lines can be read back,
- * a sample notice and an assertion for typed failures. Each starter returns a `close()` the test must call.
+ * sample notices and an assertion for typed failures. Each starter returns a `close()` the test must call.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
-import type { FailureNotice } from '../../src/activities/notify/notifier';
+import type { FailureNotice, ProfileReinstallNotice, ReinstallDevice } from '../../src/activities/notify/notifier';
 import { createLogger, type Logger } from '../../src/logging';
 
 export function sampleNotice(overrides: Partial<FailureNotice> = {}): FailureNotice {
@@ -32,6 +32,34 @@ export function sampleNotice(overrides: Partial<FailureNotice> = {}): FailureNot
     failedAt: '2026-03-13T20:00:00.000Z',
     workflowUrl: 'http://localhost:8233/namespaces/default/workflows/w/r/history',
     howToFind: 'Temporal workflow smime-3f2c9a1e-user/8d7e6f5a-device in namespace default',
+    ...overrides,
+  };
+}
+
+/** One device of a sample reinstall notice; `n` makes its identifiers unique. */
+export function sampleReinstallDevice(n: number): ReinstallDevice {
+  const suffix = String(n).padStart(4, '0');
+  return {
+    deviceUuid: `8d7e6f5a-0000-4000-8000-00000000${suffix}`,
+    enrollmentUserUuid: `3f2c9a1e-0000-4000-8000-00000000${suffix}`,
+    deviceId: String(1000 + n),
+    serialNumber: `C02XK${suffix}`,
+    email: `user${n}@example.test`,
+  };
+}
+
+/** A renewal batch's profile re-install notice listing `deviceCount` devices (all of them unless `total` says more). */
+export function sampleReinstallNotice(overrides: Partial<ProfileReinstallNotice> = {}, deviceCount = 3): ProfileReinstallNotice {
+  const devices = Array.from({ length: deviceCount }, (_, i) => sampleReinstallDevice(i + 1));
+  return {
+    workflowId: 'smime-renewal-2026-03-01',
+    runId: '0193a5b2-7c4d-7e8f-9a0b-1c2d3e4f5a6c',
+    reason: 'expiring within 30 days',
+    devices,
+    total: devices.length,
+    howToFind: 'GET /v1/credentials?state=active&renewalBatch=smime-renewal-2026-03-01',
+    sentAt: '2026-03-01T09:00:00.000Z',
+    workflowUrl: 'http://localhost:8233/namespaces/default/workflows/smime-renewal-2026-03-01/r/history',
     ...overrides,
   };
 }

@@ -1,7 +1,8 @@
 /**
- * The provider with real activities on the run's dev server: embedded CA, dev PKI, the CEG
- * simulator (mTLS, OpenSSL checks), sealing and (optionally) the payload codec — everything in a
- * temporary data folder, on loopback, stopped by `stop()`.
+ * The provider with real activities on the run's dev server: embedded CA (its CRL and certificates
+ * published by the CA repository server), dev PKI, the CEG simulator (mTLS, OpenSSL checks),
+ * sealing, the certificate checks and (optionally) the payload codec — everything in a temporary
+ * data folder, on loopback, stopped by `stop()`.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,21 +13,29 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
 import type { CertificateAuthority } from '../../src/activities/ca/certificate-authority';
+import { CertificateChecks } from '../../src/activities/ca/certificate-checks';
 import { EmbeddedCa } from '../../src/activities/ca/embedded-ca';
+import { repositoryUrls } from '../../src/activities/ca/embedded/repository';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { onDemandKeys } from '../../src/activities/crypto/key-pool';
-import { SqliteEscrowStore, type EscrowStore } from '../../src/activities/escrow';
+import { SqliteDatabase } from '../../src/activities/database/sqlite-database';
+import { SqlEscrowStore, type EscrowStore } from '../../src/activities/escrow';
+import { CredentialRegister } from '../../src/activities/register/credential-register';
 import { Keyring, Sealer } from '../../src/activities/crypto/sealing';
 import { LogNotifier } from '../../src/activities/notify/log-notifier';
-import type { FailureNotice, Notifier } from '../../src/activities/notify/notifier';
+import type { FailureNotice, Notifier, ProfileReinstallNotice } from '../../src/activities/notify/notifier';
 import type { UserDirectory } from '../../src/activities/uem/user-directory';
+import type { DeviceInventory } from '../../src/activities/uem/device-inventory';
+import { DAY_MS } from '../../src/domain/schedule';
 import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
 import type { EnrollmentEvent } from '../../src/domain/enrollment';
-import { provisioningWorkflowId } from '../../src/domain/enrollment';
 import { createLogger } from '../../src/logging';
+import { startCaRepository, type CaRepository } from '../../src/peers/ca-repository';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
+import { refuseUnencryptedActivities } from '../../src/temporal/activity-interceptors';
 import { providerDataConverter } from '../../src/temporal/data-converter';
+import { startProvisioning } from '../../src/temporal/start';
 import type { provisionSmime } from '../../src/workflows/provision-smime';
 import { devServerEnv, workflowBundle } from './temporal';
 
@@ -36,9 +45,17 @@ export interface ProviderStackOptions {
   /** Encrypt payloads with the codec, as the real worker does (default true). */
   codec?: boolean;
   caPendingForMs?: number;
+  /**
+   * Base URL the embedded CA writes into its certificates for CRL and issuer (default: the
+   * repository server's loopback URLs, which answer). The linter test gives a public name here:
+   * loopback URLs are internal names to the linters.
+   */
+  repositoryBaseUrl?: string;
   directory?: UserDirectory;
-  /** Put something between the activities and the embedded CA (e.g. to lose responses). */
-  wrapCa?: (ca: EmbeddedCa) => CertificateAuthority;
+  /** UEM's device inventory (the fleet sweeps); usually the same UEM adapter as the directory. */
+  inventory?: DeviceInventory;
+  /** Put something between the activities and the embedded CA (e.g. to lose responses); `dataDir` is the stack's folder. */
+  wrapCa?: (ca: EmbeddedCa, dataDir: string) => CertificateAuthority;
   overrides?: Partial<ActivityDeps>;
 }
 
@@ -49,12 +66,16 @@ export interface ProviderStack {
   taskQueue: string;
   dataDir: string;
   ca: EmbeddedCa;
+  /** Publishes the embedded CA's CRL and certificates (the URLs in what it issues). */
+  repository: CaRepository;
   pki: DevPki;
   sim: CegSimulator;
   sealingKeyring: Keyring;
   escrow: EscrowStore;
+  register: CredentialRegister;
   codecKeyring: Keyring;
   notices: FailureNotice[];
+  reinstallNotices: ProfileReinstallNotice[];
   start(event: EnrollmentEvent, policy?: ProvisioningPolicy): ReturnType<Client['workflow']['start']> extends Promise<infer H> ? Promise<H & { workflowId: string }> : never;
   stop(): Promise<void>;
 }
@@ -66,12 +87,17 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
   const dataDir = mkdtempSync(join(tmpdir(), 'provider-stack-'));
   const logger = quietLogger();
   const pki = await ensureDevPki(dataDir, logger);
-  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), pendingForMs: options.caPendingForMs ?? 0, logger });
+  const repository = await startCaRepository({ port: 0, logger });
+  const ca = await EmbeddedCa.open({ dir: join(dataDir, 'embedded-ca'), repository: repositoryUrls(options.repositoryBaseUrl ?? repository.baseUrl('embedded-ca')), pendingForMs: options.caPendingForMs ?? 0, logger });
+  repository.publish('embedded-ca', ca);
   const sim = await startCegSimulator({ port: 0, adminPort: 0, dataDir, allowedThumbprints: [pki.clientThumbprint], pki, logger });
   const sealingKeyring = new Keyring([{ kid: 'test-seal', key: randomBytes(32) }]);
   const codecKeyring = new Keyring([{ kid: 'test-codec', key: randomBytes(32) }]);
-  const escrow = await SqliteEscrowStore.open({ file: join(dataDir, 'escrow.db'), keyring: sealingKeyring, logger });
+  const database = await SqliteDatabase.open({ file: join(dataDir, 'escrow.db'), logger });
+  const escrow = await SqlEscrowStore.open(database, { keyring: sealingKeyring, logger });
+  const register = await CredentialRegister.open(database, new Sealer(sealingKeyring));
   const notices: FailureNotice[] = [];
+  const reinstallNotices: ProfileReinstallNotice[] = [];
   const logNotifier = new LogNotifier(logger);
   const recordingNotifier: Notifier = {
     type: 'test',
@@ -79,11 +105,22 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
       notices.push(notice);
       await logNotifier.notifyFailure(notice);
     },
+    async notifyProfileReinstall(notice) {
+      reinstallNotices.push(notice);
+      await logNotifier.notifyProfileReinstall(notice);
+    },
   };
+  const useCodec = options.codec ?? true;
+  const dataConverter = useCodec ? providerDataConverter(codecKeyring) : undefined;
+  const taskQueue = `e2e-${randomUUID()}`;
+  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
   const deps: ActivityDeps = {
-    ca: options.wrapCa ? options.wrapCa(ca) : ca,
+    ca: options.wrapCa ? options.wrapCa(ca, dataDir) : ca,
+    certificateChecks: new CertificateChecks({ profile: 'mailbox-strict', trustRootsPem: [ca.rootCertificatePem], maxValidityDays: 365, minValidityDays: 30 }),
+    certificateProfile: 'mailbox-strict',
     gateway: new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000, logger }),
     directory: options.directory,
+    inventory: options.inventory,
     notifier: recordingNotifier,
     sealer: new Sealer(sealingKeyring),
     keys: onDemandKeys({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' }),
@@ -91,16 +128,17 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
     recipientCertificatePem: pki.recipientCertPem,
     revokeSigningOnCancel: true,
-    workflowUrl: (id, run) => `http://localhost:8233/namespaces/default/workflows/${id}/${run}/history`,
+    revokeSuperseded: true,
+    database,
     escrow,
-    signingScope: 'device',
+    register,
     claimLeaseMs: 60 * 60_000,
     renewWithinMs: 30 * 24 * 60 * 60_000,
+    policy: defaultPolicy(),
+    fleet: { reconcileScope: {}, ratePerSecond: 40, pageSize: 100, renewBeforeMs: 30 * DAY_MS, retireLimitPercent: 25 },
+    temporal: { client, taskQueue },
     ...options.overrides,
   };
-  const useCodec = options.codec ?? true;
-  const dataConverter = useCodec ? providerDataConverter(codecKeyring) : undefined;
-  const taskQueue = `e2e-${randomUUID()}`;
   const worker = await Worker.create({
     connection: env.nativeConnection,
     namespace: 'default',
@@ -108,9 +146,9 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     workflowBundle: await workflowBundle({ providerFailureConverter: useCodec }),
     activities: createActivities(deps),
     dataConverter,
+    interceptors: { activity: [refuseUnencryptedActivities] },
   });
   const running = worker.run();
-  const client = new Client({ connection: env.connection, namespace: 'default', dataConverter });
 
   return {
     env,
@@ -118,22 +156,26 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     taskQueue,
     dataDir,
     ca,
+    repository,
     pki,
     sim,
     sealingKeyring,
     escrow,
+    register,
     codecKeyring,
     notices,
+    reinstallNotices,
     start: (async (event: EnrollmentEvent, policy: ProvisioningPolicy = defaultPolicy()) => {
-      const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
-      const handle = await client.workflow.start<typeof provisionSmime>('provisionSmime', { taskQueue, workflowId, args: [{ event, policy }] });
-      return Object.assign(handle, { workflowId });
+      // The API's own start: search attributes, memo and summary as production writes them.
+      const { workflowId, runId } = await startProvisioning(client, { event, policy, taskQueue });
+      return Object.assign(client.workflow.getHandle<typeof provisionSmime>(workflowId, runId, { firstExecutionRunId: runId }), { workflowId, firstExecutionRunId: runId });
     }) as ProviderStack['start'],
     async stop() {
       worker.shutdown();
       await running.catch(() => undefined);
       await sim.close();
-      await escrow.close();
+      await repository.close();
+      await database.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
   };

@@ -1,6 +1,8 @@
 /**
  * A real step-ca for tests, configured from scratch in a temporary folder on loopback: an OpenSSL
- * root and intermediate (the intermediate key encrypted, opened with --password-file), a JWK
+ * root and intermediate (the intermediate key encrypted, opened with --password-file; the
+ * intermediate in the CA/B Forum S/MIME BR subordinate-CA profile as far as step-ca allows, see
+ * makePki), a JWK
  * provisioner whose key `jose` generates (public half in ca.json, private half in a file the
  * adapter reads), the provider's S/MIME template, a bbolt database (step-ca needs one to refuse
  * reused tokens and to record revocations) and a CRL (so a test can see what was revoked).
@@ -79,7 +81,8 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
             type: 'JWK',
             name: provisionerName,
             key: { ...publicJwk, kid, alg: 'ES256', use: 'sig' },
-            claims: { defaultTLSCertDuration: '8760h', maxTLSCertDuration: '19800h' },
+            // No smallstep provisioner extension: the S/MIME BR allow no such extension in a subscriber certificate.
+            claims: { defaultTLSCertDuration: '8760h', maxTLSCertDuration: '19800h', disableSmallstepExtensions: true },
             options: { x509: { templateFile: file('templates/smime.tpl') } },
           },
         ],
@@ -125,13 +128,23 @@ export async function startStepCa(options: StepCaFixtureOptions = {}): Promise<S
   }
 }
 
-/** Root (self-signed) and intermediate, both P-256, like `step ca init` makes. */
+/**
+ * Where the step-ca PKI says its CRLs and CA certificates are published: a documentation host
+ * (RFC 2606) — nothing in the tests fetches them (step-ca's own CRL is read at /1.0/crl), and a
+ * public name keeps the linters' internal-name findings out of what the tests lint.
+ */
+export const STEP_CA_PUBLICATION = {
+  leaves: { crl: 'http://pki.example.com/step-ca/intermediate.crl', caIssuers: 'http://pki.example.com/step-ca/intermediate.cer' },
+  intermediate: { crl: 'http://pki.example.com/step-ca/root.crl', caIssuers: 'http://pki.example.com/step-ca/root.cer' },
+} as const;
+
+/** Root (self-signed) and intermediate, both P-256, like `step ca init` makes, with the S/MIME BR's CA extensions. */
 async function makePki(dir: string): Promise<void> {
   const file = (name: string) => join(dir, name);
   writeFileSync(file('password.txt'), 'intermediate-key-password\n', { mode: 0o600 });
   await run(OPENSSL, [
     'req', '-x509', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
-    '-keyout', file('root.key'), '-out', file('root.crt'), '-days', '30', '-subj', '/O=Test/CN=Test SMIME Root CA',
+    '-keyout', file('root.key'), '-out', file('root.crt'), '-days', '30', '-subj', '/C=XX/O=Test/CN=Test SMIME Root CA',
     '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
   ]);
   await run(OPENSSL, [
@@ -140,9 +153,24 @@ async function makePki(dir: string): Promise<void> {
   ]);
   await run(OPENSSL, [
     'req', '-new', '-key', file('intermediate.key'), '-passin', `file:${file('password.txt')}`,
-    '-subj', '/O=Test/CN=Test SMIME Intermediate CA', '-out', file('intermediate.csr'),
+    '-subj', '/C=XX/O=Test/CN=Test SMIME Intermediate CA', '-out', file('intermediate.csr'),
   ]);
-  writeFileSync(file('intermediate.ext'), 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n');
+  writeFileSync(
+    file('intermediate.ext'),
+    [
+      'basicConstraints=critical,CA:TRUE,pathlen:0',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+      // No extendedKeyUsage, although BR 7.1.2.2(g) wants emailProtection on an S/MIME issuing CA:
+      // step-ca signs its own HTTPS certificate with this intermediate, and OpenSSL (so Node)
+      // refuses a server certificate whose issuer's EKU lacks serverAuth — which the BR forbid.
+      'certificatePolicies=2.5.29.32.0',
+      `crlDistributionPoints=URI:${STEP_CA_PUBLICATION.intermediate.crl}`,
+      `authorityInfoAccess=caIssuers;URI:${STEP_CA_PUBLICATION.intermediate.caIssuers}`,
+      'subjectKeyIdentifier=hash',
+      'authorityKeyIdentifier=keyid',
+      '',
+    ].join('\n'),
+  );
   await run(OPENSSL, [
     'x509', '-req', '-in', file('intermediate.csr'), '-CA', file('root.crt'), '-CAkey', file('root.key'),
     '-CAcreateserial', '-days', '30', '-extfile', file('intermediate.ext'), '-out', file('intermediate.crt'),

@@ -12,7 +12,7 @@ import { searchAttributes } from '../../src/workflows/definitions';
 import { ensureTemporalCli } from '../../src/tools/temporal-cli';
 import { ensureTestServer } from '../../src/tools/test-server';
 import { projectPath } from '../../src/tools/paths';
-import { FAILURE_CONVERTER_PATH } from '../../src/temporal/data-converter';
+import { FAILURE_CONVERTER_PATH, PAYLOAD_CONVERTER_PATH, WORKFLOW_INTERCEPTOR_MODULES } from '../../src/temporal/data-converter';
 
 const { IndexedValueType } = temporal.api.enums.v1;
 
@@ -31,8 +31,10 @@ export function installTestRuntime(): void {
 
 const bundles = new Map<boolean, Promise<WorkflowBundleWithSourceMap>>();
 /**
- * The workflow bundle, built once per run. With `providerFailureConverter` it includes the
- * provider's failure converter (encoded failure messages), as the real worker's does.
+ * The workflow bundle, built once per run, with the provider's payload converter and workflow
+ * interceptors (refused payloads fail the run), as the real worker's. With
+ * `providerFailureConverter` it also includes the provider's failure converter (encoded failure
+ * messages).
  */
 export function workflowBundle(options: { providerFailureConverter?: boolean } = {}): Promise<WorkflowBundleWithSourceMap> {
   const withConverter = options.providerFailureConverter ?? false;
@@ -41,6 +43,8 @@ export function workflowBundle(options: { providerFailureConverter?: boolean } =
     bundle = bundleWorkflowCode({
       workflowsPath: projectPath('src', 'workflows', 'index.ts'),
       failureConverterPath: withConverter ? FAILURE_CONVERTER_PATH : undefined,
+      payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+      workflowInterceptorModules: WORKFLOW_INTERCEPTOR_MODULES,
       logger: new DefaultLogger('WARN'),
     });
     bundles.set(withConverter, bundle);

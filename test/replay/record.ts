@@ -2,11 +2,12 @@
  * `npm run replay:record`: refresh the replay corpus in test/replay/histories/ by running each
  * scenario with the *current* workflow code under the time-skipping server. Do this only for a
  * deliberate, replay-safe change of history shape (and keep the old files when old runs may still
- * be open in production: add new files instead of replacing).
+ * be open in production: add new files instead of replacing — the `legacy-*` files are runs of the
+ * first lifecycle shape, recorded before the lean lifecycle).
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '../../src/temporal/sdk-internals';
 import { temporal } from '@temporalio/proto';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { withProvisioning } from '../helpers/workflow-harness';
@@ -17,7 +18,7 @@ async function main(): Promise<void> {
   try {
     for (const scenario of SCENARIOS) {
       const event = scenarioEvent(await env.currentTimeMs());
-      const history = await withProvisioning(env, scenario.activities(), event, async (run) => {
+      const history = await withProvisioning(env, scenario.activities(() => env.currentTimeMs()), event, async (run) => {
         await scenario.drive(env, run);
         return run.handle.fetchHistory();
       });

@@ -7,12 +7,13 @@ import { retryable } from '../../src/domain/errors';
 import { DAY_MS } from '../../src/domain/schedule';
 import { statusQuery } from '../../src/workflows/definitions';
 import { enrollmentEvent } from '../helpers/events';
-import { fakeActivities, fakeCertificate, serverNow, type FakeActivities } from '../helpers/fake-activities';
+import { fakeActivities, fakeSummary, type FakeActivities } from '../helpers/fake-activities';
 import type { Run } from '../helpers/workflow-harness';
 
 export interface Scenario {
   name: string;
-  activities: () => FakeActivities;
+  /** @param clock the server's clock (skipped time). */
+  activities: (clock: () => Promise<number>) => FakeActivities;
   /** Drive the run to its end. */
   drive: (env: TestWorkflowEnvironment, run: Run) => Promise<void>;
 }
@@ -24,14 +25,14 @@ const settle = async (run: Run) => {
 export const SCENARIOS: Scenario[] = [
   {
     name: 'delivered',
-    activities: () => fakeActivities(),
+    activities: (clock) => fakeActivities(clock),
     drive: async (_env, run) => settle(run),
   },
   {
     name: 'failed-after-75-attempts',
-    activities: () =>
-      fakeActivities({
-        async uploadCredential() {
+    activities: (clock) =>
+      fakeActivities(clock, {
+        async deliver() {
           throw retryable('GatewayUnavailable', 'HTTP 503 from gateway');
         },
       }),
@@ -39,15 +40,15 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'ca-pending-then-issued',
-    activities: () => {
+    activities: (clock) => {
       let readyAt = Infinity;
-      return fakeActivities({
-        async requestCertificate({ kind }) {
-          readyAt = serverNow() + 1 * DAY_MS;
-          return { status: 'pending', requestId: `order-${kind}` };
+      return fakeActivities(clock, {
+        async request(kind) {
+          readyAt = (await clock()) + 1 * DAY_MS;
+          return { kind, state: 'pending', requestId: `order-${kind}` };
         },
-        async checkIssuance({ kind, requestId }) {
-          return serverNow() < readyAt ? { status: 'pending', requestId } : { status: 'issued', certificate: fakeCertificate(kind, 5), requestId };
+        async check(kind) {
+          return (await clock()) < readyAt ? { kind, state: 'pending', requestId: `order-${kind}` } : { kind, state: 'issued', certificate: fakeSummary(kind, 5) };
         },
       });
     },
@@ -55,9 +56,9 @@ export const SCENARIOS: Scenario[] = [
   },
   {
     name: 'cancelled-while-waiting',
-    activities: () =>
-      fakeActivities({
-        async uploadCredential() {
+    activities: (clock) =>
+      fakeActivities(clock, {
+        async deliver() {
           throw retryable('GatewayUnavailable', 'connect ECONNREFUSED');
         },
       }),

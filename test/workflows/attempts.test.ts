@@ -5,12 +5,13 @@ import { ApplicationFailure } from '@temporalio/common';
 import { retryable } from '../../src/domain/errors';
 import { DAY_MS, HOUR_MS } from '../../src/domain/schedule';
 import { enrollmentEvent } from '../helpers/events';
-import { fakeActivities, serverNow } from '../helpers/fake-activities';
+import { fakeActivities } from '../helpers/fake-activities';
 import { createTimeSkippingEnv } from '../helpers/temporal';
 import { withProvisioning } from '../helpers/workflow-harness';
 
 describe('provisionSmime attempts (time-skipping, real durations)', function () {
   let env: TestWorkflowEnvironment;
+  const clock = () => env.currentTimeMs();
   before(async function () {
     this.timeout(120_000);
     env = await createTimeSkippingEnv();
@@ -21,10 +22,10 @@ describe('provisionSmime attempts (time-skipping, real durations)', function () 
     this.timeout(120_000);
     const eventTime = await env.currentTimeMs();
     const recoversAt = eventTime + 3 * DAY_MS + HOUR_MS; // up between the 72 h and 76 h slots
-    const activities = fakeActivities({
-      async uploadCredential() {
-        if (serverNow() < recoversAt) throw retryable('GatewayUnavailable', 'connect ECONNREFUSED');
-        return { deliveredAt: new Date(serverNow()).toISOString(), alreadyPresent: false };
+    const activities = fakeActivities(clock, {
+      async deliver() {
+        if ((await clock()) < recoversAt) throw retryable('GatewayUnavailable', 'connect ECONNREFUSED');
+        return {};
       },
     });
     const event = enrollmentEvent({ eventTime: new Date(eventTime).toISOString() });
@@ -36,15 +37,15 @@ describe('provisionSmime attempts (time-skipping, real durations)', function () 
       return result;
     });
     assert.equal(report.stage, 'Delivered');
-    assert.equal(activities.callsOf('requestCertificate').length, 2, 'one certificate per kind, kept across attempts');
+    assert.equal(activities.callsOf('requestCertificates').length, 2, 'one certificate per kind, kept across attempts');
     assert.equal(activities.notices.length, 0);
   });
 
   it('makes exactly 75 attempts when the gateway never comes back, then notifies once and fails', async function () {
     this.timeout(180_000);
     const eventTime = await env.currentTimeMs();
-    const activities = fakeActivities({
-      async uploadCredential() {
+    const activities = fakeActivities(clock, {
+      async deliver() {
         throw retryable('GatewayUnavailable', 'HTTP 503 from gateway');
       },
     });
@@ -63,9 +64,13 @@ describe('provisionSmime attempts (time-skipping, real durations)', function () 
       assert.match(failure.message, /GatewayUnavailable/);
       const description = await handle.describe();
       assert.equal(description.searchAttributes.Stage?.[0], 'Failed');
+      assert.equal(description.searchAttributes.Attempt?.[0], 75);
+      const history = await handle.fetchHistory();
+      assert.ok(history.events!.length <= 800, `a 75-attempt failure in ${history.events!.length} events`);
     });
-    const firstTries = activities.callsOf('uploadCredential').filter((c) => c.attempt === 1 && (c.input as { kind: string }).kind === 'signing');
-    assert.equal(firstTries.length, 75, 'one signing upload per slot');
+    // Four quick tries per attempt; the first of each is the attempt's start.
+    const firstTries = activities.callsOf('deliverCredentials', 'signing').filter((_, i) => i % 4 === 0);
+    assert.equal(firstTries.length, 75, 'one signing delivery per slot');
     const last = Math.max(...firstTries.map((c) => c.at));
     assert.ok(last <= eventTime + 12.5 * DAY_MS, 'no attempt after EventTime + 12.5 days');
     assert.equal(activities.notices.length, 1, 'exactly one notification');

@@ -1,5 +1,6 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import { nonRetryable, retryable } from '../../domain/errors';
+import { errorCodes, TLS_TRUST_ERRORS } from '../transport';
 
 /** One answer from a CA's HTTP API: status and body, whatever the status. */
 export interface CaHttpResponse {
@@ -58,33 +59,12 @@ export class CaHttp {
   }
 
   private transportFailure(method: string, path: string, err: unknown) {
-    const code = (err as { code?: string }).code ?? '';
+    const code = errorCodes(err)[0] ?? '';
     const what = `${this.options.caName} ${method} ${path}`;
     if (TLS_TRUST_ERRORS.has(code)) {
       return nonRetryable('ConfigurationError', `${what}: the CA's TLS certificate does not verify (${code}); check CA_URL and CA_ROOT_FILE`);
     }
     return retryable('CaUnavailable', `${what}: no answer (${code || (err as Error).message})`);
-  }
-}
-
-/** Node/OpenSSL verification codes that mean "wrong trust anchor or host name", not an outage. */
-const TLS_TRUST_ERRORS = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_UNTRUSTED',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/** The JSON body of an answer, or undefined when it is not JSON. */
-export function parseJson(text: string): unknown {
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return undefined;
   }
 }
 

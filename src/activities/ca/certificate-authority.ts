@@ -1,3 +1,4 @@
+import type { CertificateProfileName } from '../../domain/certificate-profile';
 import type { CredentialKind } from '../../domain/enrollment';
 
 /** What the provider asks a CA for: one S/MIME certificate for one key. */
@@ -11,8 +12,11 @@ export interface CertificateSigningRequest {
   /** PKCS#10, PEM. Carries SAN rfc822Name, EKU emailProtection and the key usage for the kind. */
   csrPem: string;
   email: string;
+  /** Informational: a Mailbox-validated certificate never carries it (CN is the address, or absent). */
   displayName?: string;
   validityDays: number;
+  /** The CA/B Forum S/MIME profile to issue under (CERT_PROFILE); absent: mailbox-strict. */
+  profile?: CertificateProfileName;
 }
 
 /** The CA's answer: the certificate, or a request id to poll later. */

@@ -6,22 +6,30 @@
  * restarted worker answers exactly as before.
  *
  * Layout of `dir`:
- *   ca/root.pem, ca/intermediate.pem          the hierarchy (see embedded/authority.ts)
- *   ca/root-key.pem, ca/intermediate-key.pem  their keys, mode 0600
- *   requests/<requestId>.json                 one per idempotency key: the first CSR and when it came
- *   issued/<requestId>.json                   the one certificate issued for that request
- *   revocations.jsonl                         one line per revoked serial
+ *   ca-v2/root.pem, ca-v2/intermediate.pem          the hierarchy (see embedded/authority.ts)
+ *   ca-v2/root-key.pem, ca-v2/intermediate-key.pem  their keys, mode 0600
+ *   ca-v2/intermediate.crl, ca-v2/root.crl          the current CRLs, DER (see embedded/crl.ts)
+ *   requests/<requestId>.json                       one per idempotency key: the first CSR and when it came
+ *   issued/<requestId>.json                         the one certificate issued for that request
+ *   revocations.jsonl                               one line per revoked serial
  *
- * Policy (whatever the CSR asks): subject CN = display name or address, E = address; SAN
- * rfc822Name = the request's address (a CSR naming another address is refused); EKU
- * emailProtection only; key usage by kind (signing: digitalSignature; encryption:
- * keyEncipherment for RSA, keyAgreement for EC), critical; basicConstraints CA:false; SKI/AKI;
- * validity min(requested, 825) days; a random positive 16-byte serial.
+ * Profile (whatever the CSR asks): a CA/B Forum S/MIME BR Mailbox-validated certificate, strict
+ * or multipurpose as the request says (default strict): certificatePolicies = the reserved OID
+ * then the organisation's OIDs; subject CN = E = the address (CN left out when the address is
+ * longer than 64 characters), never a display name; SAN rfc822Name = the request's address (a
+ * CSR naming another address is refused); EKU emailProtection only; key usage by kind (signing:
+ * digitalSignature; encryption: keyEncipherment for RSA, keyAgreement for EC), critical;
+ * basicConstraints CA:false; cRLDistributionPoints and AIA caIssuers (HTTP, the repository's
+ * URLs); SKI/AKI; validity min(requested, 825) days; a random positive 16-byte serial.
+ *
+ * Revocation rewrites the CRL at once; `currentCrl()` reissues it when it is a day old, so what
+ * the repository serves (src/peers/ca-repository) is never stale.
  */
 import { readFileSync } from 'node:fs';
 import { appendFile, mkdir } from 'node:fs/promises';
-import { createHash, createPublicKey, randomBytes } from 'node:crypto';
+import { createHash, createPublicKey } from 'node:crypto';
 import { join } from 'node:path';
+import { DEFAULT_CERTIFICATE_PROFILE, policyOidsFor, type CertificateProfileName } from '../../domain/certificate-profile';
 import { nonRetryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
@@ -29,11 +37,21 @@ import { normalizeSerial, toPem } from '../crypto/certificate-info';
 import { smimeKeyUsage, smimeSubjectName } from '../crypto/csr';
 import { x509 } from '../crypto/x509';
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
-import { openAuthority, type Authority } from './embedded/authority';
+import { openAuthority, publicationExtensions, randomSerial, type Authority } from './embedded/authority';
+import { CRL_LIFETIMES, nextCrlNumber, readCrl, signCrl, writeAtomically } from './embedded/crl';
 import { createExclusive, KeyedMutex, readAllJson, readJson } from './embedded/files';
+import { REPOSITORY_FILES, type RepositoryUrls } from './embedded/repository';
+import { DAY_MS } from '../../domain/schedule';
 
 export interface EmbeddedCaOptions {
   dir: string;
+  /**
+   * The URLs its certificates name for CRL and issuer (embedded/repository.ts). The intermediate's
+   * are written once, when the hierarchy is made; the leaves' into every certificate.
+   */
+  repository: RepositoryUrls;
+  /** The organisation's own policy OIDs (CERT_POLICY_OIDS), after the reserved one. */
+  organisationPolicyOids?: readonly string[];
   /** Answer `pending` until this long after submission (0: issue at once). */
   pendingForMs?: number;
   /** Refuse every request (exercises the failure path). */
@@ -69,6 +87,8 @@ interface RequestRecord {
   kind: CredentialKind;
   email: string;
   displayName?: string;
+  /** Absent in records written before profiles existed: the default. */
+  profile?: CertificateProfileName;
   validityDays: number;
   submittedAtMs: number;
 }
@@ -80,17 +100,19 @@ interface IssuedRecord extends IssuedCertificateRecord {
 
 /** The CA/B Forum S/MIME Baseline Requirements' maximum lifetime. */
 export const MAX_VALIDITY_DAYS = 825;
-const DAY_MS = 86_400_000;
 /** Backdating absorbs small clock differences between this host and the relying party. */
 const BACKDATE_MS = 60_000;
 const REQUEST_ID_PATTERN = /^emb-[0-9a-f]{32}$/;
 const EMAIL_PATTERN = /^[^\s@]+@[^\s@]+$/;
 const SUBJECT_ALT_NAME_OID = '2.5.29.17';
+const CRL_LOCK = 'crl';
 
 export class EmbeddedCa implements CertificateAuthority {
   readonly type = 'embedded';
   readonly #dir: string;
   readonly #authority: Authority;
+  readonly #repository: RepositoryUrls;
+  readonly #organisationPolicyOids: readonly string[];
   readonly #pendingForMs: number;
   readonly #reject: boolean;
   readonly #logger?: Logger;
@@ -100,6 +122,9 @@ export class EmbeddedCa implements CertificateAuthority {
   private constructor(authority: Authority, options: EmbeddedCaOptions) {
     this.#dir = options.dir;
     this.#authority = authority;
+    this.#repository = options.repository;
+    this.#organisationPolicyOids = options.organisationPolicyOids ?? [];
+    policyOidsFor(DEFAULT_CERTIFICATE_PROFILE, this.#organisationPolicyOids); // refuse bad OIDs at open, not at the first issuance
     this.#pendingForMs = Math.max(0, options.pendingForMs ?? 0);
     this.#reject = options.reject ?? false;
     this.#logger = options.logger;
@@ -110,8 +135,15 @@ export class EmbeddedCa implements CertificateAuthority {
   static async open(options: EmbeddedCaOptions): Promise<EmbeddedCa> {
     await mkdir(join(options.dir, 'requests'), { recursive: true });
     await mkdir(join(options.dir, 'issued'), { recursive: true });
-    const authority = await openAuthority(options.dir);
-    return new EmbeddedCa(authority, options);
+    const authority = await openAuthority(options.dir, options.repository.intermediate, options.logger);
+    const ca = new EmbeddedCa(authority, options);
+    await Promise.all([ca.currentCrl(), ca.currentRootCrl()]); // the repository has something to serve from the start
+    return ca;
+  }
+
+  /** The URLs this CA writes into what it issues. */
+  get repository(): RepositoryUrls {
+    return this.#repository;
   }
 
   get rootCertificatePem(): string {
@@ -141,6 +173,7 @@ export class EmbeddedCa implements CertificateAuthority {
           kind: request.kind,
           email: request.email,
           ...(request.displayName ? { displayName: request.displayName } : {}),
+          profile: request.profile ?? DEFAULT_CERTIFICATE_PROFILE,
           validityDays: request.validityDays,
           submittedAtMs: this.#now(),
         };
@@ -186,21 +219,77 @@ export class EmbeddedCa implements CertificateAuthority {
       await appendFile(this.#revocationsPath(), `${JSON.stringify(line)}\n`, { encoding: 'utf8', mode: 0o644 });
       this.#logger?.info({ serial: wanted, reason }, 'embedded CA revoked a certificate');
     });
+    await this.#reissueCrl();
+  }
+
+  /**
+   * The current CRL of the intermediate (DER), reissued first when it is missing, older than a day,
+   * or does not list every revocation yet (another process revoked since it was written).
+   */
+  async currentCrl(): Promise<Buffer> {
+    const stored = await readCrl(this.#crlPath());
+    const fresh = stored && Date.now() - stored.crl.thisUpdate.getTime() < CRL_LIFETIMES.leavesRefreshMs;
+    if (stored && fresh && stored.crl.entries.length === this.revocations().length) return stored.der;
+    return this.#reissueCrl();
+  }
+
+  /** The root's CRL (DER): it lists no one (the intermediate is never revoked), but relying parties may fetch it. */
+  async currentRootCrl(): Promise<Buffer> {
+    const file = join(this.#authority.dir, REPOSITORY_FILES.rootCrl);
+    return this.#mutex.run(CRL_LOCK, async () => {
+      const stored = await readCrl(file);
+      if (stored && Date.now() - stored.crl.thisUpdate.getTime() < CRL_LIFETIMES.rootRefreshMs) return stored.der;
+      const thisUpdate = new Date(Date.now() - BACKDATE_MS);
+      const der = await signCrl({
+        issuer: this.#authority.root,
+        signingKey: this.#authority.rootKey,
+        entries: [],
+        thisUpdate,
+        nextUpdate: new Date(thisUpdate.getTime() + CRL_LIFETIMES.rootValidMs),
+        number: nextCrlNumber(stored?.number, Date.now()),
+      });
+      await writeAtomically(file, der);
+      return der;
+    });
+  }
+
+  /**
+   * Sign a CRL of every revocation and put it in place. Another process may append a revocation
+   * meanwhile and write its own CRL; whoever finishes sees the revocation log changed under it and
+   * signs again, so the last CRL written always lists every revocation.
+   */
+  async #reissueCrl(): Promise<Buffer> {
+    return this.#mutex.run(CRL_LOCK, async () => {
+      for (let round = 0; ; round += 1) {
+        const before = this.#revocationsText();
+        const stored = await readCrl(this.#crlPath());
+        const thisUpdate = new Date(Date.now() - BACKDATE_MS);
+        const der = await signCrl({
+          issuer: this.#authority.intermediate,
+          signingKey: this.#authority.intermediateKey,
+          entries: parseRevocations(before),
+          thisUpdate,
+          nextUpdate: new Date(thisUpdate.getTime() + CRL_LIFETIMES.leavesValidMs),
+          number: nextCrlNumber(stored?.number, Date.now()),
+        });
+        await writeAtomically(this.#crlPath(), der);
+        if (this.#revocationsText() === before || round >= 10) return der;
+      }
+    });
   }
 
   /** Every revocation, oldest first. */
   revocations(): RevocationRecord[] {
-    let text: string;
+    return parseRevocations(this.#revocationsText());
+  }
+
+  #revocationsText(): string {
     try {
-      text = readFileSync(this.#revocationsPath(), 'utf8');
+      return readFileSync(this.#revocationsPath(), 'utf8');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return '';
       throw error;
     }
-    return text
-      .split('\n')
-      .filter((line) => line.trim().length > 0)
-      .map((line) => JSON.parse(line) as RevocationRecord);
   }
 
   /** Every certificate issued, as recorded on disk (for tests and operators). */
@@ -239,7 +328,7 @@ export class EmbeddedCa implements CertificateAuthority {
 
     const certificate = await x509.X509CertificateGenerator.create({
       serialNumber: randomSerial(),
-      subject: smimeSubjectName({ email: request.email, displayName: request.displayName }),
+      subject: smimeSubjectName({ email: request.email }),
       issuer: intermediate.subjectName,
       notBefore,
       notAfter,
@@ -251,6 +340,8 @@ export class EmbeddedCa implements CertificateAuthority {
         new x509.KeyUsagesExtension(smimeKeyUsage(request.kind, keyType), true),
         new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.emailProtection]),
         new x509.SubjectAlternativeNameExtension([{ type: 'email', value: request.email }]),
+        new x509.CertificatePolicyExtension(policyOidsFor(request.profile ?? DEFAULT_CERTIFICATE_PROFILE, this.#organisationPolicyOids), false),
+        ...publicationExtensions(this.#repository.leaves),
         await x509.SubjectKeyIdentifierExtension.create(csr.publicKey),
         new x509.AuthorityKeyIdentifierExtension(issuerKeyId),
       ],
@@ -286,22 +377,22 @@ export class EmbeddedCa implements CertificateAuthority {
   #revocationsPath(): string {
     return join(this.#dir, 'revocations.jsonl');
   }
+
+  #crlPath(): string {
+    return join(this.#authority.dir, REPOSITORY_FILES.intermediateCrl);
+  }
+}
+
+function parseRevocations(text: string): RevocationRecord[] {
+  return text
+    .split('\n')
+    .filter((line) => line.trim().length > 0)
+    .map((line) => JSON.parse(line) as RevocationRecord);
 }
 
 /** Stable per idempotency key, and safe as a file name whatever the key contains. */
 function requestIdFor(idempotencyKey: string): string {
   return `emb-${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex').slice(0, 32)}`;
-}
-
-/**
- * 16 random bytes with the top bits set to 01: positive without a DER sign byte and without a
- * leading zero byte, so every tool prints the same 32 hex digits. 126 random bits, well above the
- * 64 the Baseline Requirements ask for.
- */
-function randomSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x3f) | 0x40;
-  return bytes.toString('hex');
 }
 
 function checkRequestFields(request: CertificateSigningRequest): void {

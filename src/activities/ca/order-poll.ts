@@ -11,8 +11,10 @@
  */
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
 import { API_KEY_HEADER, errorSchema, ORDER_PRODUCT, orderSchema, ROUTES, type Order, type OrderRequest } from './order-poll/contract';
-import { CaHttp, excerpt, parseJson, type CaHttpResponse } from './ca-http';
+import { CaHttp, excerpt, type CaHttpResponse } from './ca-http';
+import { parseJson } from '../transport';
 import { normalizeSerial, splitPemBundle } from '../crypto/certificate-info';
+import { DEFAULT_CERTIFICATE_PROFILE } from '../../domain/certificate-profile';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 
@@ -40,6 +42,7 @@ export class OrderPollCa implements CertificateAuthority {
       csr: request.csrPem,
       email: request.email,
       product: ORDER_PRODUCT,
+      profile: request.profile ?? DEFAULT_CERTIFICATE_PROFILE,
       usage: request.kind,
       validityDays: request.validityDays,
       externalId: request.idempotencyKey,

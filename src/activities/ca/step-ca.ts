@@ -33,11 +33,13 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { JWK } from 'jose';
 import type { CaAnswer, CertificateAuthority, CertificateSigningRequest, RevocationReason } from './certificate-authority';
-import { CaHttp, excerpt, parseJson, type CaHttpResponse } from './ca-http';
+import { CaHttp, excerpt, type CaHttpResponse } from './ca-http';
+import { parseJson } from '../transport';
 import { SubmissionLedger, type LedgerEntry } from './step-ca/ledger';
 import { ProvisionerKey } from './step-ca/provisioner-key';
 import { normalizeSerial } from '../crypto/certificate-info';
 import { x509 } from '../crypto/x509';
+import { DEFAULT_CERTIFICATE_PROFILE, policyOidsFor, type PublicationUrls } from '../../domain/certificate-profile';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
 
@@ -58,6 +60,10 @@ export interface StepCaOptions {
   logger: Logger;
   /** Lost answers tolerated for one request before giving up (each costs one revoked certificate). */
   maxLostAnswers?: number;
+  /** CRL, issuer and OCSP URLs the template writes into every certificate (CERT_CRL_URL, ...). */
+  publication: PublicationUrls;
+  /** The organisation's own policy OIDs (CERT_POLICY_OIDS), after the reserved one. */
+  organisationPolicyOids?: readonly string[];
 }
 
 /** RFC 5280 CRLReason codes, as step-ca's revoke API takes them. */
@@ -77,12 +83,16 @@ export class StepCa implements CertificateAuthority {
     private readonly ledger: SubmissionLedger,
     private readonly logger: Logger,
     private readonly maxLostAnswers: number,
+    private readonly publication: PublicationUrls,
+    private readonly organisationPolicyOids: readonly string[],
   ) {}
 
   static async create(options: StepCaOptions): Promise<StepCa> {
     const provisioner = await ProvisionerKey.fromJwk(options.provisionerName, options.provisionerJwk);
     const http = new CaHttp({ baseUrl: options.url, rootPem: options.rootPem, timeoutMs: options.requestTimeoutMs, caName: 'step-ca' });
-    return new StepCa(http, provisioner, new SubmissionLedger(options.ledgerDir), options.logger, options.maxLostAnswers ?? 5);
+    const organisationPolicyOids = options.organisationPolicyOids ?? [];
+    policyOidsFor(DEFAULT_CERTIFICATE_PROFILE, organisationPolicyOids); // refuse bad OIDs at start
+    return new StepCa(http, provisioner, new SubmissionLedger(options.ledgerDir), options.logger, options.maxLostAnswers ?? 5, options.publication, organisationPolicyOids);
   }
 
   /** Read the provisioner key file (a decrypted JWK, JSON). Errors name the setting, never the content. */
@@ -187,6 +197,8 @@ export class StepCa implements CertificateAuthority {
       csrSha256: csr.sha256,
       jti,
       serialHex,
+      policies: policyOidsFor(request.profile ?? DEFAULT_CERTIFICATE_PROFILE, this.organisationPolicyOids),
+      publication: this.publication,
     });
     return this.http.call('POST', '/1.0/sign', {
       json: { csr: request.csrPem, ott, notAfter: `${request.validityDays * 24}h` },

@@ -16,15 +16,15 @@
  * Messages carry the status and the problem title the server sent, never what we sent.
  */
 import { randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Settings } from '../../config/settings';
+import { ConfigError, type Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { Logger } from '../../logging';
-import { ensureDevPki } from '../../peers/dev-pki';
-import type { CredentialUpload, EscrowGateway, GatewayReceipt } from './escrow-gateway';
+import { readPemFile, validatedUrl } from '../settings-files';
+import { errorCodes, parseJson, TLS_TRUST_ERRORS } from '../transport';
+import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
 import {
   classifyStatus,
   credentialPath,
@@ -59,33 +59,10 @@ const MAX_RETRY_AFTER_MS = 15 * 60 * 1000;
 /** How much of an error body we read (problem documents are small). */
 const MAX_ERROR_BODY_CHARS = 16 * 1024;
 
-/** Node/OpenSSL verification codes meaning: the gateway's certificate does not verify against our CA. */
-const SERVER_CERT_UNTRUSTED = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY',
-  'CERT_SIGNATURE_FAILURE',
-  'CERT_NOT_YET_VALID',
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'CERT_CHAIN_TOO_LONG',
-  'CERT_REVOKED',
-  'INVALID_CA',
-  'PATH_LENGTH_EXCEEDED',
-  'INVALID_PURPOSE',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
 /** TLS alerts a server sends when it refuses the client certificate we presented. */
 const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA|BAD_CERTIFICATE|CERTIFICATE_REQUIRED|CERTIFICATE_EXPIRED|CERTIFICATE_REVOKED|CERTIFICATE_UNKNOWN|UNSUPPORTED_CERTIFICATE|ACCESS_DENIED)$/;
 
-export class CegGateway implements EscrowGateway {
+export class CegGateway implements CredentialGateway {
   readonly type = 'ceg';
   private readonly base: URL;
   private readonly agent: Agent;
@@ -103,7 +80,7 @@ export class CegGateway implements EscrowGateway {
       // Fail at start, not at the first upload, when the PEMs are unreadable or do not pair.
       secureContext = createSecureContext(tls);
     } catch (err) {
-      throw nonRetryable('ConfigurationError', `CEG client TLS settings are unusable: ${safeReason(err)}`);
+      throw new ConfigError([`CEG_CLIENT_CERT / CEG_CLIENT_KEY / CEG_CA_FILE: unusable for TLS (${safeReason(err)})`]);
     }
     // node:https rather than undici: when a server refuses our certificate with a TLS alert after
     // a TLS 1.3 handshake, node:https reports the alert (ERR_SSL_..._ALERT_...), undici only
@@ -146,7 +123,7 @@ export class CegGateway implements EscrowGateway {
     const answer = await this.call('PUT', path, JSON.stringify(body), what);
 
     if (classifyStatus(answer.status) !== 'success') throw this.failureFor(answer, what);
-    const parsed = credentialUploadResponseSchema.safeParse(tryJson(answer.text));
+    const parsed = credentialUploadResponseSchema.safeParse(parseJson(answer.text));
     const receipt: GatewayReceipt = parsed.success
       ? { alreadyPresent: parsed.data.status === 'already-present', receiptId: parsed.data.receiptId }
       : { alreadyPresent: answer.status === 200 };
@@ -258,7 +235,7 @@ export class CegGateway implements EscrowGateway {
     const codes = errorCodes(err);
     const reason = codes[0] ?? safeReason(err);
     const details = { errorCode: reason, requestId, url: this.base.origin };
-    const untrusted = codes.find((c) => SERVER_CERT_UNTRUSTED.has(c));
+    const untrusted = codes.find((c) => TLS_TRUST_ERRORS.has(c));
     if (untrusted) {
       this.logger?.error(details, 'CEG server certificate does not verify against the configured CA');
       return nonRetryable('ConfigurationError', `CEG server certificate at ${this.base.origin} cannot be verified with the configured CA (${untrusted}); check CEG_CA_FILE and CEG_URL`, details);
@@ -277,35 +254,20 @@ export class CegGateway implements EscrowGateway {
 }
 
 /**
- * The gateway this configuration asks for: CEG_URL with CEG_CLIENT_CERT / CEG_CLIENT_KEY /
- * CEG_CA_FILE. When the client certificate or the CA is not configured, the development PKI in
- * DATA_DIR stands in (and says so in the log), which is what the CEG simulator trusts.
+ * The gateway for GATEWAY_TYPE=ceg: CEG_URL (https) with CEG_CLIENT_CERT / CEG_CLIENT_KEY (our
+ * client certificate) and CEG_CA_FILE (the only CA CEG's server certificate may chain to). There
+ * is no fallback: the development PKI reaches the worker only through these settings, set by the
+ * dev stack.
  */
-export async function createCegGateway(config: Settings & { dataDirAbsolute: string }, logger?: Logger): Promise<CegGateway> {
-  if (!config.cegUrl) throw nonRetryable('ConfigurationError', 'CEG_URL: required when GATEWAY_TYPE=ceg');
-  if (!!config.cegClientCertFile !== !!config.cegClientKeyFile) {
-    throw nonRetryable('ConfigurationError', `${config.cegClientCertFile ? 'CEG_CLIENT_KEY' : 'CEG_CLIENT_CERT'}: required when the other half of the CEG client certificate is set`);
-  }
-  const needDevPki = !config.cegClientCertFile || !config.cegCaFile;
-  const devPki = needDevPki ? await ensureDevPki(config.dataDirAbsolute, logger) : undefined;
-  if (devPki) {
-    logger?.warn(
-      { devPkiDir: devPki.dir, clientCertificate: config.cegClientCertFile ? 'configured' : 'dev PKI', serverCa: config.cegCaFile ? 'configured' : 'dev PKI' },
-      'CEG client uses the development PKI for what is not configured (CEG_CLIENT_CERT / CEG_CA_FILE); not for production',
-    );
-  }
-  const clientCertPem = config.cegClientCertFile ? await readSetting('CEG_CLIENT_CERT', config.cegClientCertFile) : devPki!.clientCertPem;
-  const clientKeyPem = config.cegClientKeyFile ? await readSetting('CEG_CLIENT_KEY', config.cegClientKeyFile) : devPki!.clientKeyPem;
-  const caPem = config.cegCaFile ? await readSetting('CEG_CA_FILE', config.cegCaFile) : devPki!.caCertPem;
-  return new CegGateway({ url: config.cegUrl, clientCertPem, clientKeyPem, caPem, timeoutMs: config.gatewayTimeout, logger });
-}
-
-async function readSetting(key: string, path: string): Promise<string> {
-  try {
-    return await readFile(path, 'utf8');
-  } catch (err) {
-    throw nonRetryable('ConfigurationError', `${key}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
-  }
+export function createCegGateway(config: Config, logger?: Logger): CegGateway {
+  return new CegGateway({
+    url: validatedUrl(config, 'cegUrl', { https: 'always' }),
+    clientCertPem: readPemFile(config, 'cegClientCertFile', 'CERTIFICATE'),
+    clientKeyPem: readPemFile(config, 'cegClientKeyFile', 'PRIVATE KEY'),
+    caPem: readPemFile(config, 'cegCaFile', 'CERTIFICATE'),
+    timeoutMs: config.gatewayTimeout,
+    logger,
+  });
 }
 
 interface HttpAnswer {
@@ -321,9 +283,9 @@ function parseBaseUrl(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw nonRetryable('ConfigurationError', `CEG_URL is not a URL: "${url}"`);
+    throw new ConfigError([`CEG_URL: not a URL (got "${url}")`]);
   }
-  if (parsed.protocol !== 'https:') throw nonRetryable('ConfigurationError', `CEG_URL must be https (mTLS): "${url}"`);
+  if (parsed.protocol !== 'https:') throw new ConfigError([`CEG_URL: must be https (mTLS) (got "${url}")`]);
   return parsed;
 }
 
@@ -343,29 +305,10 @@ function gatewayUnavailable(message: string, details: Record<string, unknown>, r
 
 function readProblem(answer: HttpAnswer): Problem | undefined {
   if (!answer.contentType.includes('json')) return undefined;
-  const parsed = problemSchema.safeParse(tryJson(answer.text));
+  const parsed = problemSchema.safeParse(parseJson(answer.text));
   if (!parsed.success) return undefined;
   // Titles are short by nature; clip whatever a server sends so it cannot flood history.
   return { ...parsed.data, title: parsed.data.title?.slice(0, 200), detail: undefined };
-}
-
-function tryJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
-
-/** Error codes along the cause chain (an abort wraps the timeout that caused it). */
-function errorCodes(err: unknown): string[] {
-  const codes: string[] = [];
-  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string') codes.push(code);
-    if ((e as Error).name === 'TimeoutError' || (e as Error).name === 'AbortError') codes.push((e as Error).name);
-  }
-  return codes;
 }
 
 function timeoutLike(err: unknown, codes: string[]): boolean {

@@ -29,14 +29,14 @@ export async function buildSmimeCsr(key: GeneratedKey, subject: SmimeSubject, ki
 }
 
 /**
- * Subject: CN = display name (or the address when there is none), E = the address. The CN is
- * dropped rather than cut when only an over-long address could fill it.
+ * Subject of a Mailbox-validated S/MIME certificate (CA/B Forum S/MIME BR 7.1.4.2.2): CN = the
+ * address, E = the address, nothing else — the provider has validated the mailbox, not the
+ * person, so a display name has no place here (a linter reports it as a CN of unknown source).
+ * The CN is left out rather than cut when the address is longer than X.520 allows for a CN.
  */
-export function smimeSubjectName(subject: SmimeSubject): x509.JsonName {
-  const displayName = subject.displayName?.trim();
-  const commonName = displayName ? [...displayName].slice(0, MAX_COMMON_NAME).join('') : subject.email;
+export function smimeSubjectName(subject: Pick<SmimeSubject, 'email'>): x509.JsonName {
   const name: x509.JsonName = [];
-  if ([...commonName].length <= MAX_COMMON_NAME) name.push({ CN: [commonName] });
+  if ([...subject.email].length <= MAX_COMMON_NAME) name.push({ CN: [subject.email] });
   name.push({ E: [subject.email] });
   return name;
 }

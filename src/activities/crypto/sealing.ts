@@ -10,19 +10,17 @@
  *
  * Errors name the key id and the context, never the content.
  */
-import { chmodSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { dirname, join } from 'node:path';
+import { ConfigError } from '../../config/load';
 import type { Sealed } from '../../domain/credentials';
 import { nonRetryable } from '../../domain/errors';
-import type { Logger } from '../../logging';
 
 export interface KeyringKey {
   kid: string;
   key: Buffer;
 }
 
-const KEY_BYTES = 32;
+export const KEY_BYTES = 32;
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 const PREFIX = 'sealed:v1:';
@@ -144,70 +142,15 @@ export function parseKeyringSpec(entries: string[], settingName: string): Keyrin
   return keys;
 }
 
-const warnedDevKeyFiles = new Set<string>();
-
 /**
- * The keyring from a setting, or — when the setting is empty — from a development key file in
- * the data directory, created on first use (mode 0600). The file keeps sealed values in a local
- * Temporal dev server readable across restarts; production must set the setting, and a warning
- * says so (once per file and process).
+ * The keyring a setting holds (SEALING_KEYS, CODEC_KEYS). Production code never makes keys of its
+ * own: an empty setting is a ConfigError naming it (the development stack fills it in).
  */
-export function loadOrCreateDevKeyring(
-  entries: string[],
-  opts: { dataDir: string; fileName: string; settingName: string; logger?: Logger },
-): Keyring {
-  if (entries.length > 0) return new Keyring(parseKeyringSpec(entries, opts.settingName));
-  const path = join(opts.dataDir, opts.fileName);
-  const { keys, created } = readOrCreateKeyFile(path, opts.settingName);
-  if (!warnedDevKeyFiles.has(path)) {
-    warnedDevKeyFiles.add(path);
-    opts.logger?.warn(
-      { file: path, setting: opts.settingName, kids: keys.map((k) => k.kid) },
-      `${opts.settingName} is empty: ${created ? 'created' : 'using'} a development key file. Production must set ${opts.settingName} (kid:base64 of 32 random bytes).`,
-    );
-  }
-  return new Keyring(keys);
-}
-
-function readOrCreateKeyFile(path: string, settingName: string): { keys: KeyringKey[]; created: boolean } {
-  const existing = readKeyFile(path, settingName);
-  if (existing) return { keys: existing, created: false };
-  mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-  const keys = [{ kid: `dev-${randomBytes(4).toString('hex')}`, key: randomBytes(KEY_BYTES) }];
-  const json = `${JSON.stringify(keys.map(({ kid, key }) => ({ kid, key: key.toString('base64') })), null, 2)}\n`;
+export function keyringFromSetting(entries: readonly string[], settingName: string): Keyring {
+  if (entries.length === 0) throw new ConfigError([`${settingName}: required (kid:base64 of 32 random bytes, e.g. k1:$(openssl rand -base64 32))`]);
   try {
-    // 'wx': if another process created the file first, we read theirs instead of overwriting it.
-    writeFileSync(path, json, { mode: 0o600, flag: 'wx' });
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-    const raced = readKeyFile(path, settingName);
-    if (!raced) throw new Error(`development key file ${path} for ${settingName} appeared but cannot be read`);
-    return { keys: raced, created: false };
+    return new Keyring(parseKeyringSpec([...entries], settingName));
+  } catch (err) {
+    throw new ConfigError([(err as Error).message]);
   }
-  chmodSync(path, 0o600); // the umask may have narrowed, never widened, the mode; be explicit anyway
-  return { keys, created: true };
-}
-
-function readKeyFile(path: string, settingName: string): KeyringKey[] | undefined {
-  let text: string;
-  try {
-    if (!statSync(path).isFile()) throw new Error(`development key file ${path} for ${settingName} is not a file`);
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    throw new Error(`development key file ${path} for ${settingName} is not valid JSON`);
-  }
-  if (!Array.isArray(parsed) || parsed.length === 0) throw new Error(`development key file ${path} for ${settingName} must be a non-empty JSON list of {kid, key}`);
-  const entries = parsed.map((item: unknown) => {
-    const { kid, key } = (item ?? {}) as { kid?: unknown; key?: unknown };
-    if (typeof kid !== 'string' || typeof key !== 'string') throw new Error(`development key file ${path} for ${settingName}: every entry needs string kid and key`);
-    return `${kid}:${key}`;
-  });
-  return parseKeyringSpec(entries, `${settingName} (development key file ${path})`);
 }

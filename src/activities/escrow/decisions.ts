@@ -16,6 +16,8 @@ export interface ActiveFacts {
   id: string;
   thumbprint: string;
   notAfterMs: number;
+  /** When it was escrowed (absent where a caller does not know: never renewed for its age). */
+  createdAtMs?: number;
 }
 
 export interface ClaimFacts {
@@ -40,10 +42,14 @@ export type ClaimDecision =
 
 export function decideClaim(
   state: { active?: ActiveFacts; openClaim?: ClaimFacts },
-  request: { owner: string; nowMs: number; leaseMs: number; renewBeforeMs?: number; waitPollMs?: number },
+  request: { owner: string; nowMs: number; leaseMs: number; renewBeforeMs?: number; renewIssuedBeforeMs?: number; waitPollMs?: number },
 ): ClaimDecision {
   const { active, openClaim } = state;
-  const needsRenewal = active !== undefined && request.renewBeforeMs !== undefined && active.notAfterMs < request.renewBeforeMs;
+  const expiring = active !== undefined && request.renewBeforeMs !== undefined && active.notAfterMs < request.renewBeforeMs;
+  // A forced renewal (an operator's re-issue) replaces what was escrowed before it was asked for; a
+  // credential escrowed since (by another device of the user, renewing at the same time) is the new one.
+  const stale = active?.createdAtMs !== undefined && request.renewIssuedBeforeMs !== undefined && active.createdAtMs < request.renewIssuedBeforeMs;
+  const needsRenewal = expiring || stale;
   if (active && !needsRenewal) return { action: 'exists', credentialId: active.id };
   const expiresAtMs = request.nowMs + request.leaseMs;
   if (openClaim?.owner === request.owner) {

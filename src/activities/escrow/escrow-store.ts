@@ -65,6 +65,8 @@ export interface ClaimOptions {
    * is stored). Without it, any active credential is returned as is.
    */
   renewBefore?: Date | string;
+  /** Forced renewal: an active credential escrowed before this instant does not count as existing either. */
+  renewIssuedBefore?: Date | string;
 }
 
 export interface CredentialToStore {
@@ -141,10 +143,12 @@ export function escrowFailure(type: EscrowErrorType, message: string): Applicati
 
 // --- helpers shared by the backends --------------------------------------------------------------
 
-/** The scope a credential of this kind is escrowed under: encryption always per user. */
-export function credentialScope(kind: CredentialKind, options: { signingScope: 'device' | 'user'; deviceUuid: string }): string {
-  if (kind === 'encryption' || options.signingScope === 'user') return USER_SCOPE;
-  return options.deviceUuid;
+/**
+ * The escrow key's scope for a credential shared by every device of the user (`user`) or held by
+ * one device (`device`). The workflow says which; inputs recorded before it did were always `user`.
+ */
+export function escrowScopeFor(sharedBy: 'user' | 'device' | undefined, deviceUuid: string): string {
+  return (sharedBy ?? 'user') === 'user' ? USER_SCOPE : deviceUuid;
 }
 
 const KINDS: readonly string[] = ['encryption', 'signing'];

@@ -1,4 +1,4 @@
-import type { FailureNotice } from './notifier';
+import type { FailureNotice, ProfileReinstallNotice } from './notifier';
 
 /**
  * One key per failed run: `<workflowId>/<runId>`. The notification activity may run more than
@@ -7,4 +7,13 @@ import type { FailureNotice } from './notifier';
  */
 export function noticeKey(notice: Pick<FailureNotice, 'workflowId' | 'runId'>): string {
   return `${notice.workflowId}/${notice.runId}`;
+}
+
+/**
+ * One key per renewal batch's reinstall notice: `<workflowId>/<runId>/profile-reinstall`. The
+ * suffix keeps it apart from a failure notice of the same run, so a receiver deduplicating on the
+ * key never drops one kind as a repeat of the other.
+ */
+export function reinstallNoticeKey(notice: Pick<ProfileReinstallNotice, 'workflowId' | 'runId'>): string {
+  return `${noticeKey(notice)}/profile-reinstall`;
 }

@@ -1,11 +1,13 @@
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import { nonRetryable, retryable } from '../../domain/errors';
+import { isLoopbackHost } from '../settings-files';
 import type { Logger } from '../../logging';
-import { noticeKey } from './notice-key';
-import type { FailureNotice, Notifier } from './notifier';
+import { noticeKey, reinstallNoticeKey } from './notice-key';
+import { withListedDevices, type FailureNotice, type Notifier, type ProfileReinstallNotice } from './notifier';
 
 export const WEBHOOK_EVENT_TYPE = 'smime.delivery.failed';
+export const REINSTALL_WEBHOOK_EVENT_TYPE = 'smime.profile.reinstall-needed';
 export const WEBHOOK_PAYLOAD_VERSION = 1;
 export const WEBHOOK_USER_AGENT = 'smime-escrow-provider';
 
@@ -16,11 +18,35 @@ export interface FailureWebhookPayload {
   notice: FailureNotice;
 }
 
+/** The JSON body of a profile re-install request (one per renewal batch). */
+export interface ProfileReinstallWebhookPayload {
+  type: typeof REINSTALL_WEBHOOK_EVENT_TYPE;
+  version: typeof WEBHOOK_PAYLOAD_VERSION;
+  notice: ProfileReinstallNotice;
+}
+
+/** What one POST is about, for its headers, log lines and error messages. */
+interface Delivery {
+  payload: FailureWebhookPayload | ProfileReinstallWebhookPayload;
+  idempotencyKey: string;
+  /** Starts every error message: `failure webhook`, `profile re-install webhook`. */
+  label: string;
+  /** The success log line. */
+  posted: string;
+  workflowId: string;
+  runId: string;
+}
+
 export interface WebhookNotifierOptions {
   /** http(s) URL the notice is POSTed to. It may carry a secret path, so it is never logged whole. */
   url: string;
   /** When set, every request is signed (see `webhookSignature`). */
   hmacSecret?: string;
+  /**
+   * Allow http:// to a host that is not loopback (NOTIFY_WEBHOOK_ALLOW_PLAINTEXT). Default false:
+   * https (verified against the system trust store), or http to loopback only.
+   */
+  allowPlaintext?: boolean;
   /** The whole exchange (connect, send, answer) must finish within this. */
   timeoutMs: number;
   logger?: Logger;
@@ -35,8 +61,9 @@ export interface WebhookNotifierOptions {
  * `body` is the exact bytes of the request body (verify before parsing the JSON). The timestamp is
  * inside the MAC so a receiver can reject a replayed request by refusing timestamps too far from
  * its own clock (5 minutes is usual); compare signatures in constant time. A retried activity
- * signs again with a new timestamp; `Idempotency-Key` (`<workflowId>/<runId>`) stays the same,
- * so receivers can drop repeats.
+ * signs again with a new timestamp; `Idempotency-Key` stays the same, so receivers can drop
+ * repeats: `<workflowId>/<runId>` for a failure, `<workflowId>/<runId>/profile-reinstall` for a
+ * renewal batch's profile re-install request.
  */
 export function webhookSignature(secret: string, timestamp: string, body: string | Uint8Array): string {
   return `sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(body).digest('hex')}`;
@@ -46,7 +73,9 @@ export function webhookSignature(secret: string, timestamp: string, body: string
 const ANSWER_EXCERPT_CHARS = 200;
 
 /**
- * POSTs `{ type: 'smime.delivery.failed', version: 1, notice }` as JSON. 2xx: delivered. A 3xx or
+ * POSTs `{ type: 'smime.delivery.failed', version: 1, notice }` for a failure and
+ * `{ type: 'smime.profile.reinstall-needed', version: 1, notice }` for a renewal batch whose devices
+ * need the S/MIME profile re-pushed, as JSON, both signed alike. 2xx: delivered. A 3xx or
  * a 4xx other than 408/429 means the receiver refuses us (wrong URL, auth, schema): retrying will
  * not help, so `ConfigurationError`. 5xx, 408, 429, network errors and timeouts are
  * `NotifierUnavailable`, for Temporal to retry. Redirects are not followed: a signed notice goes
@@ -68,6 +97,10 @@ export class WebhookNotifier implements Notifier {
     if (url.protocol !== 'http:' && url.protocol !== 'https:') {
       throw nonRetryable('ConfigurationError', `the failure webhook URL must be http or https, not ${url.protocol.replace(/:$/, '')}`);
     }
+    if (url.protocol === 'http:' && !options.allowPlaintext && !isLoopbackHost(url.hostname)) {
+      // Notices name users and their addresses, and carry the HMAC signature: not in the clear.
+      throw nonRetryable('ConfigurationError', 'the failure webhook URL must be https (plain http only to a loopback address, or with NOTIFY_WEBHOOK_ALLOW_PLAINTEXT=true)');
+    }
     if (!Number.isFinite(options.timeoutMs) || options.timeoutMs <= 0) {
       throw nonRetryable('ConfigurationError', 'the failure webhook timeout must be a positive number of milliseconds');
     }
@@ -76,12 +109,34 @@ export class WebhookNotifier implements Notifier {
   }
 
   async notifyFailure(notice: FailureNotice): Promise<void> {
-    const payload: FailureWebhookPayload = { type: WEBHOOK_EVENT_TYPE, version: WEBHOOK_PAYLOAD_VERSION, notice };
-    const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    await this.post({
+      payload: { type: WEBHOOK_EVENT_TYPE, version: WEBHOOK_PAYLOAD_VERSION, notice },
+      idempotencyKey: noticeKey(notice),
+      label: 'failure webhook',
+      posted: 'failure notice posted to webhook',
+      workflowId: notice.workflowId,
+      runId: notice.runId,
+    });
+  }
+
+  async notifyProfileReinstall(notice: ProfileReinstallNotice): Promise<void> {
+    await this.post({
+      // A longer list than the maximum is cut, so one batch cannot outgrow what receivers take.
+      payload: { type: REINSTALL_WEBHOOK_EVENT_TYPE, version: WEBHOOK_PAYLOAD_VERSION, notice: withListedDevices(notice) },
+      idempotencyKey: reinstallNoticeKey(notice),
+      label: 'profile re-install webhook',
+      posted: 'profile re-install notice posted to webhook',
+      workflowId: notice.workflowId,
+      runId: notice.runId,
+    });
+  }
+
+  private async post(delivery: Delivery): Promise<void> {
+    const body = Buffer.from(JSON.stringify(delivery.payload), 'utf8');
     const headers: Record<string, string> = {
       'content-type': 'application/json',
       'user-agent': WEBHOOK_USER_AGENT,
-      'idempotency-key': headerSafe(noticeKey(notice)),
+      'idempotency-key': headerSafe(delivery.idempotencyKey),
     };
     if (this.options.hmacSecret) {
       const timestamp = String(Math.floor(Date.now() / 1000));
@@ -107,14 +162,14 @@ export class WebhookNotifier implements Notifier {
       if (status >= 200 && status < 300) await answer.body.dump();
       else excerpt = await readExcerpt(answer.body);
     } catch (err) {
-      throw retryable('NotifierUnavailable', `failure webhook at ${this.endpoint}: ${describeNetworkError(err, timeoutMs)}`);
+      throw retryable('NotifierUnavailable', `${delivery.label} at ${this.endpoint}: ${describeNetworkError(err, timeoutMs)}`);
     }
 
     if (status >= 200 && status < 300) {
-      this.options.logger?.info({ workflowId: notice.workflowId, runId: notice.runId, endpoint: this.endpoint, status }, 'failure notice posted to webhook');
+      this.options.logger?.info({ workflowId: delivery.workflowId, runId: delivery.runId, endpoint: this.endpoint, status }, delivery.posted);
       return;
     }
-    const answered = `failure webhook at ${this.endpoint} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`;
+    const answered = `${delivery.label} at ${this.endpoint} answered HTTP ${status}${excerpt ? `: ${excerpt}` : ''}`;
     if (status >= 500 || status === 408 || status === 429) throw retryable('NotifierUnavailable', answered);
     if (status >= 300 && status < 400) {
       throw nonRetryable('ConfigurationError', `${answered} (a redirect, which is not followed: set NOTIFY_WEBHOOK_URL to the final address)`);

@@ -2,6 +2,7 @@
  * What the management API shows of a provisioning workflow: stage and attempt at the top, the
  * `status` query's content while it runs, its result or failure once closed. Everything here comes
  * from public workflow state (stages, serials, thumbprints, error summaries): never a secret.
+ * The shapes are the schemas in ../schemas/enrollments.ts.
  */
 import {
   type Client,
@@ -10,53 +11,16 @@ import {
   WorkflowFailedError,
 } from '@temporalio/client';
 import { ApplicationFailure, CancelledFailure, TerminatedFailure, TimeoutFailure } from '@temporalio/common';
-import type { FailureReason } from '../../activities/notify/notifier';
 import { isStage, type Stage } from '../../domain/stages';
 import type { ProvisioningMemo } from '../../temporal/start';
+import { EXECUTION_STATUSES, type EnrollmentSummary, type EnrollmentView, type ExecutionStatus, type FailureView } from '../schemas/enrollments';
 import {
   searchAttributes,
   statusQuery,
   type DeliveryReport,
-  type ErrorSummary,
   type FailureReport,
   type ProvisioningStatus,
 } from '../../workflows/definitions';
-
-export const EXECUTION_STATUSES = ['RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT', 'CONTINUED_AS_NEW', 'UNKNOWN'] as const;
-export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
-
-export interface EnrollmentSummary {
-  workflowId: string;
-  runId: string;
-  /** Temporal's view: is the run open, and how did it end. */
-  executionStatus: ExecutionStatus;
-  /** The lifecycle stage (search attribute `Stage`, or the status query while running). */
-  stage: Stage;
-  attempt: number;
-  enrollmentUserUuid?: string;
-  deviceUuid?: string;
-  eventTime?: string;
-  startTime: string;
-  closeTime?: string;
-}
-
-export interface FailureView {
-  /** DeliveryFailed, Cancelled, Terminated, TimedOut, or another failure type. */
-  type: string;
-  message: string;
-  reason?: FailureReason;
-  attempts?: number;
-  lastError?: ErrorSummary;
-}
-
-export interface EnrollmentView extends EnrollmentSummary {
-  /** The start summary, e.g. "S/MIME for mkovac (mira.kovac@example.test) on Mira iPhone". */
-  summary?: string;
-  /** The `status` query's answer, while the run is open and a worker answers in time. */
-  status?: ProvisioningStatus;
-  result?: DeliveryReport;
-  failure?: FailureView;
-}
 
 export function executionStatusName(info: Pick<WorkflowExecutionInfo, 'status'>): ExecutionStatus {
   const name = info.status.name;
@@ -143,6 +107,44 @@ export function failureView(err: unknown): FailureView {
   if (cause instanceof TerminatedFailure) return { type: 'Terminated', message: cause.message || 'terminated' };
   if (cause instanceof TimeoutFailure) return { type: 'TimedOut', message: cause.message || 'timed out' };
   return { type: (cause as Error)?.name ?? 'Error', message: (cause as Error)?.message ?? String(cause) };
+}
+
+/** What replaces a free-text message for a viewer. */
+export const HIDDEN_FOR_VIEWERS = '(shown to operators only)';
+
+/**
+ * What a viewer sees of a run: identifiers (UUIDs, workflow and run IDs), stage, attempts, times,
+ * serials, thumbprints and failure *types* — enough to watch the fleet and triage — but no personal
+ * data in the clear: addresses are masked (m***@example.test), the summary (user and device names)
+ * is left out, and free-text messages (which name users, addresses, and carry whatever an outside
+ * system answered) are replaced. Operators see everything.
+ */
+export function viewerView(view: EnrollmentView): EnrollmentView {
+  const { summary: _summary, ...rest } = view;
+  const masked: EnrollmentView = { ...rest };
+  if (view.status) {
+    masked.status = {
+      ...view.status,
+      ...(view.status.email !== undefined ? { email: maskEmail(view.status.email) } : {}),
+      ...(view.status.lastError ? { lastError: { ...view.status.lastError, message: HIDDEN_FOR_VIEWERS } } : {}),
+    };
+  }
+  if (view.result) masked.result = { ...view.result, email: maskEmail(view.result.email) };
+  if (view.failure) {
+    masked.failure = {
+      ...view.failure,
+      message: HIDDEN_FOR_VIEWERS,
+      ...(view.failure.lastError ? { lastError: { ...view.failure.lastError, message: HIDDEN_FOR_VIEWERS } } : {}),
+    };
+  }
+  return masked;
+}
+
+/** mira.kovac@example.test → m***@example.test: who it is stays with operators, the domain says which tenant. */
+export function maskEmail(email: string): string {
+  const at = email.lastIndexOf('@');
+  if (at <= 0) return '***';
+  return `${email.slice(0, 1)}***${email.slice(at)}`;
 }
 
 export function isOpen(status: ExecutionStatus): boolean {

@@ -1,78 +1,49 @@
 /**
- * The management API under /v1: list, look at, start and steer provisioning workflows.
+ * The management API under /v1: list, look at, start and steer provisioning workflows. What each
+ * route takes and answers is in ./operations.ts; the handlers get its input already validated.
  * Bearer tokens from API_TOKENS; `viewer` may read, `operator` may also act. Only provisioning
  * workflow IDs are accepted, so the API cannot be used to poke at other workflows in the namespace.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
-import { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
-import { z } from 'zod';
+import { executionInfoFromRaw } from '../../temporal/sdk-internals';
 import { provisioningPolicy } from '../../config';
-import { parseProvisioningWorkflowId, UUID_PATTERN, type EnrollmentEvent } from '../../domain/enrollment';
-import { STAGES } from '../../domain/stages';
+import type { EnrollmentEvent } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
 import { cancelProvisioning, latestRun, startProvisioning } from '../../temporal/start';
 import { retryNowSignal, WORKFLOW_TYPE } from '../../workflows/definitions';
 import { parseApiTokens, requireRole } from '../auth';
 import { withTemporal, type ApiContext } from '../context';
+import { expressPath, mountOperation, pathOf } from '../openapi/mount';
 import { HttpProblem } from '../problem';
+import { perSecondLimit, rateLimitPer } from '../rate-limit';
 import { rememberRoute } from '../request-log';
+import type { ActionAccepted, EnrollmentList } from '../schemas/enrollments';
 import { GRPC, grpcCode, isWorkflowNotFound } from '../temporal-errors';
-import { enrollmentView, summarise, type EnrollmentSummary } from './enrollment-view';
+import { enrollmentView, summarise, viewerView } from './enrollment-view';
+import {
+  cancelEnrollment,
+  getEnrollment,
+  listEnrollments,
+  retryEnrollment,
+  startEnrollment,
+  terminateEnrollment,
+} from './operations';
 
-export const DEFAULT_PAGE_SIZE = 50;
-export const MAX_PAGE_SIZE = 200;
 /** The status query needs a worker; this is how long the API waits for one before showing visibility only. */
 const STATUS_QUERY_TIMEOUT_MS = 3000;
-
-const uuid = z
-  .string()
-  .regex(UUID_PATTERN, 'must be a UUID')
-  .transform((v) => v.toLowerCase());
-
-const startRequest = z.strictObject({
-  enrollmentUserUuid: uuid,
-  deviceUuid: uuid,
-  email: z.email().max(320).optional(),
-  platform: z.string().trim().min(1).max(64).optional(),
-  userName: z.string().trim().min(1).max(256).optional(),
-  deviceName: z.string().trim().min(1).max(256).optional(),
-});
-
-const cancelRequest = z.strictObject({ reason: z.string().trim().min(1).max(500).optional() });
-const terminateRequest = z.strictObject({ reason: z.string().trim().min(1, 'a reason is required').max(500) });
-
-const listQuery = z.strictObject({
-  stage: z.enum(STAGES).optional(),
-  deviceUuid: uuid.optional(),
-  userUuid: uuid.optional(),
-  pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).optional(),
-  pageToken: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, 'not a page token').max(8192).optional(),
-});
-
-export interface EnrollmentList {
-  items: EnrollmentSummary[];
-  nextPageToken: string | null;
-}
-
-export interface ActionAccepted {
-  workflowId: string;
-  runId: string;
-  action: 'cancel' | 'retry' | 'terminate';
-}
 
 export function managementRouter(ctx: ApiContext): Router {
   const router = express.Router();
   const tokens = parseApiTokens(ctx.config.apiTokens);
   if (tokens.length === 0) ctx.logger.warn('API_TOKENS is empty: the management API will refuse every request (401)');
-  const viewer = requireRole(tokens, 'viewer');
-  const operator = requireRole(tokens, 'operator');
-  const json = express.json({ limit: '16kb', strict: true });
+  // One bucket per token, whatever the route (after the role check: a refused request costs nothing).
+  const limit = rateLimitPer(perSecondLimit(ctx.config.apiRateLimit), (_req, res) => (typeof res.locals.principal === 'string' ? res.locals.principal : undefined));
+  const role = { viewer: [requireRole(tokens, 'viewer'), limit], operator: [requireRole(tokens, 'operator'), limit] };
   const policy = provisioningPolicy(ctx.config);
   const log = (res: Response) => res.locals.log as Logger;
 
-  router.post('/enrollments', rememberRoute, operator, requireJson, json, async (req, res) => {
-    const body = validate(startRequest, req.body ?? {});
+  mountOperation(router, startEnrollment, role[startEnrollment.access], async ({ body }, _req, res) => {
     const event: EnrollmentEvent = {
       enrollmentUserUuid: body.enrollmentUserUuid,
       deviceUuid: body.deviceUuid,
@@ -87,12 +58,11 @@ export function managementRouter(ctx: ApiContext): Router {
       startProvisioning(ctx.client, { event, policy, taskQueue: ctx.config.taskQueue }),
     );
     log(res).info({ workflowId: started.workflowId, runId: started.runId, outcome: started.outcome, role: res.locals.role }, 'enrollment started by API');
-    if (started.outcome === 'started') res.setHeader('Location', `${req.baseUrl}/enrollments/${started.workflowId}`);
+    if (started.outcome === 'started') res.setHeader('Location', pathOf(getEnrollment, { workflowId: started.workflowId }));
     res.status(started.outcome === 'started' ? 201 : 200).json(started);
   });
 
-  router.get('/enrollments', rememberRoute, viewer, async (req, res) => {
-    const filters = validate(listQuery, req.query);
+  mountOperation(router, listEnrollments, role[listEnrollments.access], async ({ query: filters }, _req, res) => {
     const clauses = [`WorkflowType = '${WORKFLOW_TYPE}'`];
     // Each value was validated (a stage name, a lower-case UUID), so it is safe inside the query.
     if (filters.stage) clauses.push(`Stage = '${filters.stage}'`);
@@ -109,7 +79,7 @@ export function managementRouter(ctx: ApiContext): Router {
         ctx.client.workflowService.listWorkflowExecutions({
           namespace: ctx.client.options.namespace,
           query,
-          pageSize: filters.pageSize ?? DEFAULT_PAGE_SIZE,
+          pageSize: filters.pageSize,
           nextPageToken,
         }),
       (err) => (grpcCode(err) === GRPC.INVALID_ARGUMENT ? new HttpProblem('badRequest', 'the page token is not valid (it may have expired)') : undefined),
@@ -123,8 +93,7 @@ export function managementRouter(ctx: ApiContext): Router {
     res.json(list);
   });
 
-  router.get('/enrollments/:workflowId', rememberRoute, viewer, async (req, res) => {
-    const workflowId = provisioningId(req);
+  mountOperation(router, getEnrollment, role[getEnrollment.access], async ({ params: { workflowId } }, _req, res) => {
     const view = await withTemporal(
       ctx,
       log(res),
@@ -132,12 +101,10 @@ export function managementRouter(ctx: ApiContext): Router {
       async () => enrollmentView(ctx.client, await ctx.client.workflow.getHandle(workflowId).describe(), { queryTimeoutMs: STATUS_QUERY_TIMEOUT_MS }),
       notFound(workflowId),
     );
-    res.json(view);
+    res.json(res.locals.role === 'operator' ? view : viewerView(view));
   });
 
-  router.post('/enrollments/:workflowId/cancel', rememberRoute, operator, optionalJson, async (req, res) => {
-    const workflowId = provisioningId(req);
-    const { reason } = validate(cancelRequest, req.body ?? {});
+  mountOperation(router, cancelEnrollment, role[cancelEnrollment.access], async ({ params: { workflowId }, body: { reason } }, _req, res) => {
     const result = await withTemporal(ctx, log(res), 'cancel workflow', () =>
       cancelProvisioning(ctx.client, workflowId, reason ?? `cancelled through the management API (${res.locals.role})`),
     );
@@ -146,8 +113,7 @@ export function managementRouter(ctx: ApiContext): Router {
     accepted(res, { workflowId, runId: result.runId!, action: 'cancel' });
   });
 
-  router.post('/enrollments/:workflowId/retry', rememberRoute, operator, optionalJson, async (req, res) => {
-    const workflowId = provisioningId(req);
+  mountOperation(router, retryEnrollment, role[retryEnrollment.access], async ({ params: { workflowId } }, _req, res) => {
     const runId = await withTemporal(ctx, log(res), 'signal retryNow', async () => {
       const run = await openRun(workflowId);
       await ctx.client.workflow.getHandle(workflowId, run).signal(retryNowSignal);
@@ -156,9 +122,7 @@ export function managementRouter(ctx: ApiContext): Router {
     accepted(res, { workflowId, runId, action: 'retry' });
   });
 
-  router.post('/enrollments/:workflowId/terminate', rememberRoute, operator, requireJson, json, async (req, res) => {
-    const workflowId = provisioningId(req);
-    const { reason } = validate(terminateRequest, req.body ?? {});
+  mountOperation(router, terminateEnrollment, role[terminateEnrollment.access], async ({ params: { workflowId }, body: { reason } }, _req, res) => {
     const runId = await withTemporal(
       ctx,
       log(res),
@@ -174,12 +138,10 @@ export function managementRouter(ctx: ApiContext): Router {
     accepted(res, { workflowId, runId, action: 'terminate' });
   });
 
-  router.all('/enrollments', rememberRoute, methodNotAllowed(['GET', 'POST']));
-  router.all('/enrollments/:workflowId', rememberRoute, methodNotAllowed(['GET']));
-  router.all('/enrollments/:workflowId/:action', rememberRoute, (req, _res, next) => {
-    if (['cancel', 'retry', 'terminate'].includes(String(req.params.action))) return methodNotAllowed(['POST'])(req, _res, next);
-    next();
-  });
+  // Other methods on these paths: 405 with Allow.
+  router.all(expressPath(listEnrollments), rememberRoute, methodNotAllowed(['GET', 'POST']));
+  router.all(expressPath(getEnrollment), rememberRoute, methodNotAllowed(['GET']));
+  for (const operation of [cancelEnrollment, retryEnrollment, terminateEnrollment]) router.all(expressPath(operation), rememberRoute, methodNotAllowed(['POST']));
 
   /** The open run of a workflow: 404 if there is no such workflow, 409 if its latest run has closed. */
   async function openRun(workflowId: string): Promise<string> {
@@ -215,41 +177,12 @@ function decodePageToken(query: string, text: string): Buffer | undefined {
   return given.length === expected.length && timingSafeEqual(given, expected) ? token : undefined;
 }
 
-function provisioningId(req: Request): string {
-  const workflowId = String(req.params.workflowId ?? '');
-  // Not one of ours: as far as this API is concerned it does not exist.
-  if (!parseProvisioningWorkflowId(workflowId)) throw new HttpProblem('notFound', `no enrollment workflow ${workflowId}`);
-  return workflowId;
-}
-
 function notFound(workflowId: string) {
   return (err: unknown) => (isWorkflowNotFound(err) ? new HttpProblem('notFound', `no enrollment workflow ${workflowId}`) : undefined);
 }
 
 function accepted(res: Response, body: ActionAccepted): void {
   res.status(202).json(body);
-}
-
-function validate<T extends z.ZodType>(schema: T, input: unknown): z.output<T> {
-  const result = schema.safeParse(input);
-  if (result.success) return result.data;
-  const issue = result.error.issues[0]!;
-  const field = issue.path.length > 0 ? issue.path.join('.') : (issue as { keys?: string[] }).keys?.join(', ');
-  throw new HttpProblem('invalidField', field ? `${field}: ${issue.message}` : issue.message, { field });
-}
-
-/** A body is required and must be JSON; checked before reading it. */
-function requireJson(req: Request, _res: Response, next: (err?: unknown) => void): void {
-  if (!req.is('application/json')) return next(new HttpProblem('unsupportedMediaType', 'send a JSON body (Content-Type: application/json)'));
-  next();
-}
-
-/** A body is optional; when there is one it must be JSON. */
-function optionalJson(req: Request, res: Response, next: (err?: unknown) => void): void {
-  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
-  if (!hasBody) return next();
-  if (!req.is('application/json')) return next(new HttpProblem('unsupportedMediaType', 'the body, if any, must be JSON'));
-  express.json({ limit: '16kb', strict: true })(req, res, next);
 }
 
 function methodNotAllowed(allow: string[]) {

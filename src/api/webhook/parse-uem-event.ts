@@ -1,9 +1,9 @@
 /**
  * UEM Event Notification payload → the provider's normalised event. Pure: no I/O, no clock.
  *
- * Real tenants send many variants (see ../shared/fixtures/uem-events): JSON or XML (root
- * `Eventlog`), event types with or without spaces, EventTime with 5 or 7 fractional digits or as
- * `/Date(ms)/`, ids as numbers or strings, empty emails, fields this code has never heard of.
+ * Real tenants send many variants: JSON or XML (root `Eventlog`), event types with or without
+ * spaces, EventTime with 5 or 7 fractional digits or as `/Date(ms)/`, ids as numbers or strings,
+ * empty emails, fields this code has never heard of.
  * So the parser is tolerant about everything the provider does not need and strict only about
  * what it does: the event type, the two UUIDs that identify the workflow, and EventTime.
  */

@@ -15,26 +15,16 @@ import { WORKFLOW_TYPE } from '../../workflows/definitions';
 import { parseWebhookUsers, requireBasicAuth } from '../auth';
 import { withTemporal, type ApiContext } from '../context';
 import type { EventOutcome } from '../metrics';
+import { expressPath } from '../openapi/mount';
+import { perSecondLimit, rateLimitPer } from '../rate-limit';
 import { HttpProblem } from '../problem';
 import { rememberRoute } from '../request-log';
+import type { WebhookReady, WebhookResult } from '../schemas/webhook';
+import { receiveUemEvent, testWebhookConnection, WEBHOOK_BODY_LIMIT_BYTES, WEBHOOK_PATH } from './operations';
 import { parseUemEvent, payloadFormat, UemEventError, type NormalisedUemEvent } from './parse-uem-event';
 
-export const WEBHOOK_PATH = '/webhooks/uem';
-/** UEM events are a few hundred bytes; anything near this is not one. */
-export const WEBHOOK_BODY_LIMIT_BYTES = 64 * 1024;
 /** An unenrollment without EnrollmentUserUUID cancels the device's open runs: at most this many. */
 const MAX_RUNS_PER_DEVICE = 20;
-
-/** What the webhook answers with a 2xx. */
-export interface WebhookResult {
-  outcome: EventOutcome;
-  eventType: string;
-  workflowId?: string;
-  runId?: string;
-  /** For unenrollments: what happened to each run of the device. */
-  workflows?: CancelProvisioningResult[];
-  warnings?: string[];
-}
 
 export function webhookRouter(ctx: ApiContext): Router {
   const router = express.Router();
@@ -46,15 +36,25 @@ export function webhookRouter(ctx: ApiContext): Router {
   const authenticate = requireBasicAuth(users, (req) => {
     if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'unauthorized');
   });
+  // Per webhook user (both pairs of a rotation are one caller): generous, UEM sends enrollment waves in bursts.
+  const limit = rateLimitPer(
+    perSecondLimit(ctx.config.webhookRateLimit),
+    (_req, res) => (typeof res.locals.principal === 'string' ? res.locals.principal : undefined),
+    (req) => {
+      if (req.method === 'POST') ctx.metrics.eventReceived('unknown', 'rate-limited');
+    },
+  );
 
-  router.get(WEBHOOK_PATH, rememberRoute, authenticate, (_req, res) => {
-    res.json({ status: 'ok', message: 'UEM webhook is ready: POST Event Notifications here as JSON or XML' });
+  router.get(expressPath(testWebhookConnection), rememberRoute, authenticate, limit, (_req, res) => {
+    res.json({ status: 'ok', message: 'UEM webhook is ready: POST Event Notifications here as JSON or XML' } satisfies WebhookReady);
   });
 
+  // Mounted by hand: the body is read raw and parsed by parseUemEvent (JSON or XML, tolerant of what tenants send).
   router.post(
-    WEBHOOK_PATH,
+    expressPath(receiveUemEvent),
     rememberRoute,
     authenticate,
+    limit,
     (req, _res, next) => {
       // Before reading the body: a Content-Type we cannot parse is refused without consuming it.
       if (!payloadFormat(req.headers['content-type'])) {

@@ -6,20 +6,19 @@
  * Settings: ORDER_CA_SIM_PORT (8445), ORDER_CA_API_KEY (required: the key clients must send),
  * ORDER_CA_SIM_ISSUE_AFTER (how long an order stays pending, default 2m; e.g. 3d),
  * ORDER_CA_SIM_REJECT_EMAILS (addresses or @domains whose orders are rejected), DATA_DIR (orders
- * under order-ca-sim/orders/, the signing CA under order-ca-sim/ca/).
+ * under order-ca-sim/orders/, the signing CA under order-ca-sim/ca/), CA_REPOSITORY_PORT (where the
+ * dev stack's CA repository publishes that CA's CRL and certificates: see ./issuer.ts).
  */
-import { join } from 'node:path';
-import { EmbeddedCa } from '../../activities/ca/embedded-ca';
 import { ConfigError, loadConfig } from '../../config';
 import { createLogger } from '../../logging';
+import { openOrderCaSimIssuer } from './issuer';
 import { startOrderCaSimulator } from './server';
 
 async function main(): Promise<void> {
   const config = loadConfig();
   const logger = createLogger({ name: 'order-ca-sim', level: config.logLevel });
   if (!config.orderPollApiKey) throw new ConfigError(['ORDER_CA_API_KEY: required by the order-and-poll CA simulator (the key clients must send)']);
-  const dir = join(config.dataDirAbsolute, 'order-ca-sim');
-  const issuer = await EmbeddedCa.open({ dir: join(dir, 'ca'), pendingForMs: 0, logger });
+  const issuer = await openOrderCaSimIssuer(config, logger);
   const sim = await startOrderCaSimulator({
     port: config.orderCaSimPort,
     apiKey: config.orderPollApiKey,

@@ -106,6 +106,7 @@ export async function startOrderCaSimulator(options: OrderCaSimulatorOptions): P
           email: record.email,
           displayName: record.displayName,
           validityDays: record.validityDays,
+          ...(record.profile ? { profile: record.profile } : {}),
         });
         if (answer.status !== 'issued') return record; // the issuer is slow itself: still pending
         updated = {
@@ -171,6 +172,7 @@ export async function startOrderCaSimulator(options: OrderCaSimulatorOptions): P
         email,
         ...(order.displayName ? { displayName: order.displayName } : {}),
         usage: order.usage,
+        ...(order.profile ? { profile: order.profile } : {}),
         validityDays: order.validityDays,
         product: order.product,
         createdAtMs: now(),

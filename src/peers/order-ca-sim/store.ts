@@ -1,6 +1,7 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { open, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CertificateProfileName } from '../../domain/certificate-profile';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { OrderStatus } from '../../activities/ca/order-poll/contract';
 
@@ -13,6 +14,8 @@ export interface OrderRecord {
   email: string;
   displayName?: string;
   usage: CredentialKind;
+  /** Absent in orders stored before profiles existed: mailbox-strict. */
+  profile?: CertificateProfileName;
   validityDays: number;
   product: string;
   createdAtMs: number;

@@ -19,35 +19,25 @@
  * Never the PKCS#12 or the password, which also stay out of every log line and answer.
  */
 import { createHash, createPrivateKey, X509Certificate as NodeX509Certificate } from 'node:crypto';
-import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { z } from 'zod';
+import express, { type Request, type Response, type Router } from 'express';
+import { smimeUploadBody, type UemSmimeCertificate } from '../../activities/uem/rest-contract';
 import { readPkcs12 } from '../../activities/crypto/pkcs12';
 import { x509 } from '../../activities/crypto/x509';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { DirectUpload, UemSimContext } from './server';
+import { answerBodyErrors, uemError } from './mdm';
 import { SIM_EMAIL_DOMAIN } from './users';
 
 const EMAIL_PROTECTION = '1.3.6.1.5.5.7.3.4';
 /** Two PKCS#12 files in base64 with long chains stay far below this. */
 const MAX_BODY = '1mb';
 
-const certificateSchema = z.object({
-  CertificatePayload: z.string().min(1),
-  Password: z.string(),
-});
-const bodySchema = z.object({ Signing: certificateSchema.optional(), Encryption: certificateSchema.optional() });
+const bodySchema = smimeUploadBody;
 
 type Checked = { ok: true; thumbprint: string } | { ok: false; message: string };
 
 export function mountDirectUpload(api: Router, context: UemSimContext): void {
   api.post('/system/users/:id/uploadsmimecerts', express.json({ limit: MAX_BODY }), (req: Request, res: Response) => receive(req, res, context), answerBodyErrors);
-}
-
-/** A body that is not JSON, or too large: answered the way UEM answers, not with an HTML page. */
-function answerBodyErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
-  const status = (err as { status?: number }).status;
-  if (typeof status === 'number' && status >= 400 && status < 500) return void uemError(res, status, 'Invalid request body.');
-  next(err);
 }
 
 async function receive(req: Request, res: Response, context: UemSimContext): Promise<void> {
@@ -65,7 +55,7 @@ async function receive(req: Request, res: Response, context: UemSimContext): Pro
   }
   const objects = (['signing', 'encryption'] as const)
     .map((kind) => ({ kind, certificate: kind === 'signing' ? parsed.data.Signing : parsed.data.Encryption }))
-    .filter((o): o is { kind: CredentialKind; certificate: z.infer<typeof certificateSchema> } => o.certificate !== undefined);
+    .filter((o): o is { kind: CredentialKind; certificate: UemSmimeCertificate } => o.certificate !== undefined);
   if (objects.length === 0) return void uemError(res, 400, 'Invalid request: a Signing or an Encryption certificate is required.');
   if (!found.user.email) return void uemError(res, 400, 'The user has no email address, so an S/MIME certificate cannot be assigned.');
 
@@ -128,8 +118,4 @@ async function checkCertificate(payload: string, password: string, belongsToUser
   if (leaf.notBefore.getTime() > now || leaf.notAfter.getTime() < now) return { ok: false, message: 'the certificate is not within its validity period.' };
 
   return { ok: true, thumbprint: createHash('sha256').update(Buffer.from(leaf.rawData)).digest('hex') };
-}
-
-function uemError(res: Response, status: number, message: string): void {
-  res.status(status).json({ errorCode: status, message });
 }

@@ -2,6 +2,8 @@
  * `npm run uem-sim [-- --users users.json] [--host 127.0.0.1]`: the UEM simulator as a process,
  * on UEM_SIM_PORT (8081), accepting the same credentials the provider uses for UEM
  * (UEM_API_USERNAME / UEM_API_PASSWORD / UEM_API_TENANT_CODE, and the UEM_OAUTH_* client when set).
+ * Its admin routes (/sim/users, /sim/devices, /sim/profile-installs, /sim/faults) are on the same
+ * port and answer loopback callers only, whatever --host is.
  */
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../../config';
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
     oauth,
     logger,
   });
-  logger.info({ url: sim.url, tokenUrl: sim.tokenUrl, fixture: values.users }, `UEM simulator listening: the provider's UEM_API_URL is ${sim.url}`);
+  logger.info({ url: sim.url, adminUrl: sim.adminUrl, tokenUrl: sim.tokenUrl, fixture: values.users }, `UEM simulator listening: the provider's UEM_API_URL is ${sim.url}`);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
       sim.close().then(() => process.exit(0), () => process.exit(1));

@@ -1,10 +1,18 @@
 /**
- * A local Workspace ONE UEM for the dev stack and tests: the REST look-ups the provider makes
- * (v2 by UUID, v1 by numeric id) behind the same auth UEM uses — `aw-tenant-code` plus Basic, or
- * an OAuth client-credentials token from its own token endpoint. Anything else → 401, as UEM does.
+ * A local Workspace ONE UEM for the dev stack and tests, speaking the contract in
+ * src/activities/uem/rest-contract.ts (docs/uem-rest-contract.md) behind the same auth UEM uses —
+ * `aw-tenant-code` plus Basic, or an OAuth client-credentials token from its own token endpoint.
+ * Anything else → 401, as UEM does.
  *
- * It also takes S/MIME certificates by direct upload (POST /api/system/users/{id}/uploadsmimecerts,
- * see direct-upload.ts), checks them and records what it received in `uploads`.
+ *   System API  user look-ups: v2 by UUID (camelCase), v1 by numeric id and v1 search (PascalCase)
+ *               (users.ts); S/MIME direct upload (direct-upload.ts), checked and recorded in `uploads`
+ *   MDM API     device search, the bulk read, a device by UUID, smart group devices, profile
+ *               install, over the simulator's inventory (mdm.ts, inventory.ts)
+ *   /sim/...    admin routes, loopback only (admin.ts): directory records, silent enrollments and
+ *               departures, profile installs received, rate limits
+ *
+ * Every /api answer carries UEM's x-ratelimit-* headers; the budget and an optional per-second
+ * limit answer 429 with Retry-After when exceeded (rate-limit.ts).
  *
  * The authenticated /api router is handed to `extend` before the built-in routes, so a test can
  * add routes behind the same checks, or answer a built-in path its own way.
@@ -15,8 +23,14 @@ import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { UUID_PATTERN, type CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
+import { adminRouter } from './admin';
 import { mountDirectUpload } from './direct-upload';
+import { SimInventory, type SimDeviceInput } from './inventory';
+import { mountMdm, uemError, type ProfileInstall } from './mdm';
+import { SimRateLimiter } from './rate-limit';
 import { loadSimUsers, SimUserDirectory, type LookUpResult, type SimUserInput, type SimUserRecord } from './users';
+
+export type { ProfileInstall } from './mdm';
 
 /** Something the provider uploaded straight to UEM (recorded by the direct-upload routes). */
 export interface DirectUpload {
@@ -33,6 +47,8 @@ export interface DirectUpload {
 export interface SimRequest {
   method: string;
   path: string;
+  /** The query string without '?' ('' when none). */
+  query: string;
   accept?: string;
   auth: 'basic' | 'bearer' | 'none' | 'other';
   status: number;
@@ -40,7 +56,10 @@ export interface SimRequest {
 
 export interface UemSimContext {
   users: SimUserDirectory;
+  inventory: SimInventory;
   uploads: DirectUpload[];
+  profileInstalls: ProfileInstall[];
+  rateLimiter: SimRateLimiter;
   logger?: Logger;
 }
 
@@ -53,6 +72,8 @@ export interface UemSimulatorOptions {
   /** JSON list of users (see users.ts); others are synthetic. */
   fixtureFile?: string;
   users?: SimUserInput[];
+  /** Devices UEM knows from the start (as POST /sim/devices would register them). */
+  devices?: SimDeviceInput[];
   /** Enables POST /oauth/token (client credentials) and Bearer auth on /api. */
   oauth?: { clientId: string; clientSecret: string; tokenLifetimeSeconds?: number };
   /** Add routes to the authenticated /api router; they are matched before the built-in ones. */
@@ -62,10 +83,15 @@ export interface UemSimulatorOptions {
 
 export interface UemSimulator {
   url: string;
+  /** Where the admin routes are (/sim/... on the same port; loopback callers only). */
+  adminUrl: string;
   /** The token endpoint, when OAuth is enabled. */
   tokenUrl?: string;
   users: SimUserDirectory;
+  inventory: SimInventory;
+  rateLimiter: SimRateLimiter;
   directUploads(): DirectUpload[];
+  profileInstalls(): ProfileInstall[];
   requests(): SimRequest[];
   /** Tokens issued so far (to check a client caches them). */
   tokensIssued(): number;
@@ -79,7 +105,10 @@ const sameSecret = (a: string, b: string) => timingSafeEqual(digest(a), digest(b
 
 export async function startUemSimulator(options: UemSimulatorOptions): Promise<UemSimulator> {
   const users = new SimUserDirectory([...(options.fixtureFile ? loadSimUsers(options.fixtureFile) : []), ...(options.users ?? [])]);
-  const context: UemSimContext = { users, uploads: [], logger: options.logger };
+  const inventory = new SimInventory();
+  for (const device of options.devices ?? []) inventory.put(device);
+  const rateLimiter = new SimRateLimiter();
+  const context: UemSimContext = { users, inventory, uploads: [], profileInstalls: [], rateLimiter, logger: options.logger };
   const requests: SimRequest[] = [];
   const tokens = new Map<string, number>(); // token → expiry (epoch ms)
   let tokensIssued = 0;
@@ -88,10 +117,14 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   app.disable('x-powered-by');
   app.use((req, res, next) => {
     res.on('finish', () => {
-      requests.push({ method: req.method, path: req.originalUrl.split('?')[0]!, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
+      const [path, query = ''] = req.originalUrl.split('?', 2) as [string, string?];
+      // What a client of UEM sent; the admin routes are the test's own, not UEM's.
+      if (path === '/sim' || path.startsWith('/sim/')) return;
+      requests.push({ method: req.method, path, query, accept: req.headers.accept, auth: authScheme(req.headers.authorization), status: res.statusCode });
     });
     next();
   });
+  app.use('/sim', adminRouter(context));
 
   if (options.oauth) {
     const { clientId, clientSecret, tokenLifetimeSeconds = 3600 } = options.oauth;
@@ -118,6 +151,27 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
     }
     next();
   });
+  // UEM's rate limit: every answer says what is left; a call over the limit gets 429 + Retry-After.
+  api.use((_req: Request, res: Response, next: NextFunction) => {
+    const admission = rateLimiter.admit();
+    res.set(rateLimiter.headers());
+    if (!admission.ok) {
+      res.setHeader('Retry-After', String(admission.retryAfterSeconds));
+      return void uemError(res, 429, admission.message);
+    }
+    next();
+  });
+  api.get('/system/users/search', (req, res) => {
+    const query = lowerCaseQuery(req);
+    const userName = query.username ?? '';
+    const page = /^\d{1,9}$/.test(query.page ?? '0') ? Number(query.page ?? '0') : undefined;
+    const pageSize = /^\d{1,9}$/.test(query.pagesize ?? '500') ? Math.max(1, Number(query.pagesize ?? '500')) : undefined;
+    if (page === undefined || pageSize === undefined) return void uemError(res, 400, 'Invalid page or pagesize.');
+    const found = userName ? users.searchByUserName(userName) : [];
+    const slice = found.slice(page * pageSize, (page + 1) * pageSize);
+    if (slice.length === 0) return void res.status(204).end();
+    res.json({ Users: slice.map(toV1), Page: page, PageSize: pageSize, Total: found.length });
+  });
   api.get('/system/users/:id', (req, res) => {
     const id = String(req.params.id);
     const version = /version\s*=\s*(\d+)/i.exec(req.headers.accept ?? '')?.[1] ?? '1';
@@ -130,6 +184,7 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
   });
   options.extend?.(api, context);
   mountDirectUpload(api, context);
+  mountMdm(api, context);
   app.use('/api', api);
   app.use((_req, res) => void res.status(404).json({ errorCode: 404, message: 'Not found.' }));
 
@@ -151,9 +206,13 @@ export async function startUemSimulator(options: UemSimulatorOptions): Promise<U
 
   return {
     url,
+    adminUrl: `${url}/sim`,
     tokenUrl: options.oauth ? `${url}/oauth/token` : undefined,
     users,
+    inventory,
+    rateLimiter,
     directUploads: () => [...context.uploads],
+    profileInstalls: () => [...context.profileInstalls],
     requests: () => [...requests],
     tokensIssued: () => tokensIssued,
     revokeTokens: () => tokens.clear(),
@@ -174,17 +233,25 @@ function answer(res: Response, result: LookUpResult, shape: (user: SimUserRecord
   res.json(shape(result.user));
 }
 
-/** UEM REST v2 (system/users by UUID): snake_case fields. */
+/** UEM REST v2 (system/users by UUID): camelCase fields, no numeric id (ReadEnrollmentUserV2Model). */
 function toV2(user: SimUserRecord): Record<string, unknown> {
   return {
     uuid: user.uuid,
-    user_name: user.userName,
-    first_name: user.firstName,
-    last_name: user.lastName,
-    display_name: user.displayName,
-    email_address: user.email,
+    externalId: '',
+    domain: '',
+    userName: user.userName,
+    firstName: user.firstName,
+    lastName: user.lastName,
+    displayName: user.displayName,
+    fullName: `${user.firstName} ${user.lastName}`,
+    userPrincipalName: '',
+    emailAddress: user.email,
+    emailUserName: user.userName,
+    messageType: 'Email',
     status: true,
-    security_type: 'Basic',
+    securityType: 'Basic',
+    enrolledDeviceCount: 0,
+    organizationGroupUuid: '5b1b7c0e-6a9f-4d3e-8f0a-2c4d6e8f0a1b',
   };
 }
 
@@ -200,6 +267,11 @@ function toV1(user: SimUserRecord): Record<string, unknown> {
     Status: true,
     SecurityType: 1,
   };
+}
+
+/** Query parameters by lower-case name (UEM's are case-insensitive). */
+function lowerCaseQuery(req: Request): Record<string, string | undefined> {
+  return Object.fromEntries(Object.entries(req.query).map(([key, value]) => [key.toLowerCase(), typeof value === 'string' ? value : undefined]));
 }
 
 function decodeBasic(header: string | undefined): { username: string; password: string } | undefined {

@@ -32,6 +32,8 @@ export interface ClusterPorts {
   metrics: Record<TemporalService, number>;
   ui: number;
   proxy: number;
+  /** Plain-HTTP PKI repository on the proxy: step-ca's CRL and issuer certificate (what certificates name). */
+  pkiRepository: number;
   cegSim: number;
   cegSimAdmin: number;
   uemSim: number;
@@ -59,6 +61,7 @@ export function defaultPorts(workers = 2, apis = 2): ClusterPorts {
     metrics: { frontend: 8000, history: 8001, matching: 8002, worker: 8003 },
     ui: 8233,
     proxy: 3443,
+    pkiRepository: 8447,
     cegSim: 8443,
     cegSimAdmin: 8444,
     uemSim: 8081,
@@ -113,6 +116,7 @@ export async function freePorts(workers = 2, apis = 2): Promise<ClusterPorts> {
     metrics: await per(TEMPORAL_SERVICES),
     ui: await next(),
     proxy: await next(),
+    pkiRepository: await next(),
     cegSim: await next(),
     cegSimAdmin: await next(),
     uemSim: await next(),

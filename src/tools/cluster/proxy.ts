@@ -11,6 +11,11 @@
  * at all, is sent to another replica (`retry-on conn-failure empty-response` + `redispatch`):
  * safe for the webhook because a start is idempotent on the workflow id, and the management API's
  * writes are signals and cancellations that are idempotent too.
+ *
+ * It is also the CA's public repository, over plain HTTP as the S/MIME Baseline Requirements want
+ * it (the content is signed): http://127.0.0.1:<repository port>/crl is step-ca's current CRL,
+ * /issuer.crt its issuing certificate (DER) — the URLs the certificates carry (CERT_CRL_URL,
+ * CERT_CA_ISSUERS_URL).
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -28,7 +33,16 @@ export function findHaproxy(env: NodeJS.ProcessEnv = process.env): string {
   throw new ToolUnavailable(`HAProxy is not installed: npm run cluster puts it in front of the API replicas. Install it (Debian/Ubuntu: apt-get install -y ${pkg}) or set HAPROXY_BIN.`);
 }
 
-export function writeProxyConfig(options: { dir: string; port: number; certBundle: string; apiPorts: number[] }): { args: string[]; configFile: string } {
+export interface PkiRepository {
+  port: number;
+  /** step-ca's address and the root that verifies it. */
+  stepCaPort: number;
+  stepCaRootFile: string;
+  /** The issuing CA certificate, DER. */
+  issuerDerFile: string;
+}
+
+export function writeProxyConfig(options: { dir: string; port: number; certBundle: string; apiPorts: number[]; repository: PkiRepository }): { args: string[]; configFile: string } {
   mkdirSync(options.dir, { recursive: true });
   const configFile = join(options.dir, 'haproxy.cfg');
   const servers = options.apiPorts.map((port, i) => `  server api-${i + 1} 127.0.0.1:${port} check`);
@@ -70,6 +84,16 @@ export function writeProxyConfig(options: { dir: string; port: number; certBundl
       '  http-check expect status 200',
       '  default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 2',
       ...servers,
+      '',
+      'frontend pki-repository',
+      `  bind 127.0.0.1:${options.repository.port}`,
+      `  http-request return status 200 content-type application/pkix-cert file ${options.repository.issuerDerFile} if { path /issuer.crt }`,
+      '  http-request return status 404 content-type text/plain string "not found" unless { path /crl }',
+      '  use_backend step-ca-crl if { path /crl }',
+      '',
+      'backend step-ca-crl',
+      '  http-request set-path /1.0/crl',
+      `  server step-ca 127.0.0.1:${options.repository.stepCaPort} ssl verify required ca-file ${options.repository.stepCaRootFile} verifyhost localhost sni str(localhost)`,
       '',
     ].join('\n'),
   );

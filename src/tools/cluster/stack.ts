@@ -406,7 +406,13 @@ export class Cluster {
     });
 
     await this.phase('proxy', async () => {
-      const { args } = writeProxyConfig({ dir: layout.proxy, port: ports.proxy, certBundle: certs.proxy.bundle!, apiPorts: ports.api });
+      const { args } = writeProxyConfig({
+        dir: layout.proxy,
+        port: ports.proxy,
+        certBundle: certs.proxy.bundle!,
+        apiPorts: ports.api,
+        repository: { port: ports.pkiRepository, stepCaPort: ports.stepCa, stepCaRootFile: this.stepCa.rootFile, issuerDerFile: this.stepCa.issuerDerFile },
+      });
       const launch = async () => {
         const child = this.launch('proxy', { command: this.tools.haproxy, args, env: cleanEnv(), cwd: layout.proxy, stopSignal: 'SIGUSR1' });
         await this.waitForProxy(child);
@@ -459,6 +465,9 @@ export class Cluster {
       CA_ROOT_FILE: this.stepCa.rootFile,
       STEP_CA_PROVISIONER: STEP_CA_PROVISIONER,
       STEP_CA_PROVISIONER_KEY_FILE: this.stepCa.provisionerKeyFile,
+      // What the certificates name: the CA's repository, published over plain HTTP by the proxy.
+      CERT_CRL_URL: `http://127.0.0.1:${ports.pkiRepository}/crl`,
+      CERT_CA_ISSUERS_URL: `http://127.0.0.1:${ports.pkiRepository}/issuer.crt`,
       GATEWAY_TYPE: 'ceg',
       CEG_URL: `https://localhost:${ports.cegSim}`,
       CEG_CLIENT_CERT: this.cegPki.clientCertPath,
@@ -472,6 +481,8 @@ export class Cluster {
       UEM_WEBHOOK_USERS: `${this.credentials.webhookUser}:${this.credentials.webhookPassword}`,
       API_TOKENS: `${this.credentials.operatorToken}:operator,${this.credentials.viewerToken}:viewer`,
       CODEC_CORS_ORIGINS: `http://localhost:${ports.ui},http://127.0.0.1:${ports.ui}`,
+      // The replicas sit behind the proxy on loopback: believe its X-Forwarded-For and -Proto.
+      API_TRUST_PROXY: 'loopback',
     };
   }
 

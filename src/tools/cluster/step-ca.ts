@@ -31,6 +31,8 @@ export interface PreparedStepCa {
   dir: string;
   url: string;
   rootFile: string;
+  /** The issuing certificate in DER, as the repository publishes it. */
+  issuerDerFile: string;
   provisionerKeyFile: string;
   command: { args: string[]; env: NodeJS.ProcessEnv };
 }
@@ -40,6 +42,7 @@ export async function prepareStepCa(options: { dir: string; port: number }): Pro
   const file = (name: string) => join(dir, name);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   if (!existsSync(file('intermediate.crt'))) await makeHierarchy(dir);
+  if (!existsSync(file('intermediate.der'))) await run('openssl', ['x509', '-in', file('intermediate.crt'), '-outform', 'DER', '-out', file('intermediate.der')]);
   if (!existsSync(file('provisioner-public.json'))) {
     const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
     const publicJwk: JWK = await exportJWK(publicKey);
@@ -77,6 +80,7 @@ export async function prepareStepCa(options: { dir: string; port: number }): Pro
     dir,
     url: `https://127.0.0.1:${options.port}`,
     rootFile: file('root.crt'),
+    issuerDerFile: file('intermediate.der'),
     provisionerKeyFile: file('provisioner-key.json'),
     command: { args: [file('ca.json'), '--password-file', file('password.txt')], env: { STEPPATH: dir, HOME: dir } },
   };

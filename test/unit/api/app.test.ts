@@ -4,12 +4,19 @@
  * against /openapi.json.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import express from 'express';
+import type express from 'express';
 import type { Connection } from '@temporalio/client';
+import { Keyring } from '../../../src/activities/crypto/sealing';
 import { createApp } from '../../../src/api/app';
 import { openApiDocument } from '../../../src/api/openapi';
+import { SqliteDatabase } from '../../../src/activities/database/sqlite-database';
+import { AesGcmPayloadCodec } from '../../../src/temporal/codec';
+import { codecOperations } from '../../../src/temporal/codec-operations';
+import { createCodecRouter } from '../../../src/temporal/codec-server';
+import { SqlCodecSessionStore } from '../../../src/temporal/codec-sessions';
 import { projectPath } from '../../../src/tools/paths';
 import {
   apiConfig,
@@ -32,7 +39,7 @@ import {
 } from '../../helpers/api-harness';
 import { OpenApiConformance, registeredRoutes } from './openapi-conformance';
 
-const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');
+const SAMPLES = projectPath('test', 'fixtures', 'uem-events');
 const OURS = projectPath('test', 'fixtures', 'uem');
 const fixture = (dir: string, file: string) => readFileSync(join(dir, file));
 const AN_ID = 'smime-b7e8f9a0-1c2d-4e3f-8a9b-0c1d2e3f4a5b-3f6c2d1e-8a4b-4c7d-9e0f-1a2b3c4d5e6f';
@@ -106,7 +113,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('POST with wrong credentials → 401 before the body is looked at (even if it is too large or not JSON)', async () => {
-      assertProblem(await webhook(fixture(SHARED, 'enrollment-full.json'), 'application/json', basic('uem-console', 'guess')), 401);
+      assertProblem(await webhook(fixture(SAMPLES, 'enrollment-full.json'), 'application/json', basic('uem-console', 'guess')), 401);
       assertProblem(await webhook(Buffer.alloc(100 * 1024, 'x'), 'text/plain', basic('nobody', 'x')), 401);
     });
   });
@@ -170,21 +177,21 @@ describe('API without Temporal (closed port)', function () {
 
   describe('webhook events that need no Temporal, and 503 for those that do', () => {
     it('an event the provider does not act on → 202 ignored', async () => {
-      const answer = await webhook(fixture(SHARED, 'compromised-status.json'));
+      const answer = await webhook(fixture(SAMPLES, 'compromised-status.json'));
       assert.equal(answer.status, 202);
       assert.deepEqual(answer.json, { outcome: 'ignored', eventType: 'Compromised Status Changed' });
     });
 
     it('a valid enrollment while Temporal is unreachable → 503 with Retry-After', async () => {
       const started = Date.now();
-      const answer = await webhook(fixture(SHARED, 'enrollment-full.json'));
+      const answer = await webhook(fixture(SAMPLES, 'enrollment-full.json'));
       assertProblem(answer, 503);
       assert.ok(Number(answer.headers.get('retry-after')) > 0);
       assert.ok(Date.now() - started < 10_000, 'answers within the Temporal deadline');
     });
 
     it('an unenrollment while Temporal is unreachable → 503 (UEM retries; the cancellation is not lost)', async () => {
-      assertProblem(await webhook(fixture(SHARED, 'break-mdm-no-spaces.json')), 503);
+      assertProblem(await webhook(fixture(SAMPLES, 'break-mdm-no-spaces.json')), 503);
       assertProblem(await webhook(fixture(OURS, 'xml-device-wipe.xml'), 'application/xml'), 503);
     });
   });
@@ -256,7 +263,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('logs one line per request with id, route, status and latency, and never an Authorization header or password', async () => {
-      await webhook(fixture(SHARED, 'compromised-status.json'));
+      await webhook(fixture(SAMPLES, 'compromised-status.json'));
       await call('GET', '/v1/enrollments/some-other-workflow', { headers: { Authorization: bearer(VIEWER_TOKEN) } });
       const requests = api.lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((l) => l.msg === 'request');
       const webhookLine = requests.find((l) => l.route === '/webhooks/uem' && l.status === 202);
@@ -272,7 +279,7 @@ describe('API without Temporal (closed port)', function () {
     });
 
     it('counts webhook events by type and outcome on /metrics', async () => {
-      await webhook(fixture(SHARED, 'compromised-status.json'));
+      await webhook(fixture(SAMPLES, 'compromised-status.json'));
       const answer = await call('GET', '/metrics');
       assert.equal(answer.status, 200);
       assert.match(answer.text, /smime_uem_events_received_total\{type="other",outcome="ignored"\} \d+/);
@@ -289,34 +296,99 @@ describe('API without Temporal (closed port)', function () {
 });
 
 describe('OpenAPI document', () => {
+  /** Served and documented routes, both ways: nothing served without its description, nothing described that is not served. */
+  function assertDocumentsExactly(app: express.Express, document: Record<string, unknown>): void {
+    const registered = registeredRoutes(app).map((r) => `${r.method.toUpperCase()} ${r.path}`);
+    const paths = document.paths as Record<string, Record<string, unknown>>;
+    const documented = Object.entries(paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
+    assert.ok(registered.length >= 12, `found only ${registered.length} routes: is the router walk still right?`);
+    for (const route of registered) assert.ok(documented.includes(route), `${route} is served but not in /openapi.json`);
+    for (const route of documented) assert.ok(registered.includes(route), `${route} is in /openapi.json but not served`);
+  }
+
   it('documents every route the app registers, and nothing it does not', () => {
     const { config, cleanUp } = apiConfig();
     try {
       const { client } = clientFor('127.0.0.1:1');
       const { Registry } = require('prom-client') as typeof import('prom-client');
       const app = createApp({ client, config, logger: capturingLogger().logger, registry: new Registry() });
-      const document = openApiDocument() as { paths: Record<string, Record<string, unknown>> };
-      const registered = registeredRoutes(app).map((r) => `${r.method.toUpperCase()} ${r.path}`);
-      const documented = Object.entries(document.paths).flatMap(([path, item]) => Object.keys(item).map((method) => `${method.toUpperCase()} ${path}`));
-      assert.ok(registered.length >= 12, `found only ${registered.length} routes: is the router walk still right?`);
-      for (const route of registered) assert.ok(documented.includes(route), `${route} is served but not in /openapi.json`);
-      for (const route of documented) assert.ok(registered.includes(route), `${route} is in /openapi.json but not served`);
+      assertDocumentsExactly(app, openApiDocument());
     } finally {
       cleanUp();
     }
   });
 
-  it('merges the paths of extra routers', () => {
+  it('lists the operations of extra routers (the codec endpoints) with the API\'s own', () => {
     const { config, cleanUp } = apiConfig();
     try {
-      const extra = express.Router();
-      extra.get('/codec/ping', (_req, res) => void res.json({ ok: true }));
-      const app = createApp({ client: clientFor('127.0.0.1:1').client, config, logger: capturingLogger().logger, extraRouters: [extra] });
-      assert.ok(registeredRoutes(app).some((r) => r.path === '/codec/ping'));
-      const document = openApiDocument({ '/codec/ping': { get: { responses: { '200': { description: 'ok' } } } } }) as { paths: Record<string, unknown> };
-      assert.ok(document.paths['/codec/ping']);
+      const sessions = new SqlCodecSessionStore(() => SqliteDatabase.open({ file: join(config.dataDirAbsolute, 'escrow.db'), logger: capturingLogger().logger }));
+      const codecRouter = createCodecRouter({ codec: new AesGcmPayloadCodec(new Keyring([{ kid: 'k1', key: randomBytes(32) }])), allowedOrigins: [], isOperator: () => false, sessions });
+      const { Registry } = require('prom-client') as typeof import('prom-client');
+      const app = createApp({
+        client: clientFor('127.0.0.1:1').client,
+        config,
+        logger: capturingLogger().logger,
+        registry: new Registry(),
+        extraRouters: [codecRouter],
+        extraOperations: codecOperations,
+      });
+      const document = openApiDocument(codecOperations);
+      assert.ok((document.paths as Record<string, unknown>)['/codec/decode']);
+      assertDocumentsExactly(app, document);
     } finally {
       cleanUp();
     }
+  });
+});
+
+describe('rate limits per credential (429 + Retry-After)', function () {
+  this.timeout(30_000);
+  let api: RunningApi;
+  let testConfig: TestConfig;
+  let connection: Connection;
+  const openapi = new OpenApiConformance(openApiDocument() as never);
+
+  before(async () => {
+    // 1 request per second with bursts of 2, so the third request at once is refused.
+    testConfig = apiConfig({ webhookRateLimit: '1', apiRateLimit: '1' });
+    const unreachable = clientFor(`127.0.0.1:${await freePort()}`);
+    connection = unreachable.connection;
+    api = await startApi({ client: unreachable.client, config: testConfig.config, temporalTimeoutMs: 3000 });
+  });
+  after(async () => {
+    await api?.close();
+    await connection?.close();
+    testConfig?.cleanUp();
+  });
+
+  async function call(method: string, path: string, headers: Record<string, string>): Promise<HttpAnswer> {
+    const answer = await request(`${api.url}${path}`, { method, headers });
+    openapi.assertConforms(method, path, answer);
+    return answer;
+  }
+
+  it('the webhook: per user, after authentication', async () => {
+    for (let i = 0; i < 2; i += 1) assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
+    const limited = await call('GET', '/webhooks/uem', { Authorization: basic() });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.match(limited.headers.get('content-type') ?? '', /^application\/problem\+json/);
+    // Both pairs of a rotation are the same user, and so the same caller; wrong credentials are still 401.
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER_NEXT, WEBHOOK_PASSWORD_NEXT) })).status, 429);
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic(WEBHOOK_USER, 'wrong-password-of-some-length') })).status, 401);
+  });
+
+  it('the management API: per token, whatever the route; another token has its own allowance', async () => {
+    const paths = ['/v1/enrollments/not-an-id', '/v1/enrollments/also-not-an-id'];
+    for (const path of paths) assert.equal((await call('GET', path, { Authorization: bearer(VIEWER_TOKEN) })).status, 404);
+    const limited = await call('GET', paths[0]!, { Authorization: bearer(VIEWER_TOKEN) });
+    assert.equal(limited.status, 429);
+    assert.ok(Number(limited.headers.get('retry-after')) >= 1);
+    assert.equal((await call('GET', paths[0]!, { Authorization: bearer(OPERATOR_TOKEN) })).status, 404);
+  });
+
+  it('fills up again at the configured rate', async () => {
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal((await call('GET', '/webhooks/uem', { Authorization: basic() })).status, 200);
   });
 });

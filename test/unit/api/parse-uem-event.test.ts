@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { classifyEventType, parseUemEvent, payloadFormat, UemEventError, type NormalisedUemEvent } from '../../../src/api/webhook/parse-uem-event';
 import { projectPath } from '../../../src/tools/paths';
 
-const SHARED = projectPath('..', 'shared', 'fixtures', 'uem-events');
+const SAMPLES = projectPath('test', 'fixtures', 'uem-events');
 const OURS = projectPath('test', 'fixtures', 'uem');
 
 function parseFile(dir: string, file: string): NormalisedUemEvent {
@@ -27,9 +27,9 @@ function enrollment(parsed: NormalisedUemEvent) {
   return (parsed as Extract<NormalisedUemEvent, { kind: 'enrollment' }>).event;
 }
 
-describe('parseUemEvent: the shared UEM samples', () => {
+describe('parseUemEvent: the basic UEM samples (test/fixtures/uem-events)', () => {
   it('enrollment-full.json: every field mapped, 7 fractional digits cut to milliseconds', () => {
-    const event = enrollment(parseFile(SHARED, 'enrollment-full.json'));
+    const event = enrollment(parseFile(SAMPLES, 'enrollment-full.json'));
     assert.deepEqual(event, {
       enrollmentUserUuid: 'b7e8f9a0-1c2d-4e3f-8a9b-0c1d2e3f4a5b',
       deviceUuid: '3f6c2d1e-8a4b-4c7d-9e0f-1a2b3c4d5e6f',
@@ -47,7 +47,7 @@ describe('parseUemEvent: the shared UEM samples', () => {
   });
 
   it('enrollment-blank-email.json: no email, 5 fractional digits', () => {
-    const event = enrollment(parseFile(SHARED, 'enrollment-blank-email.json'));
+    const event = enrollment(parseFile(SAMPLES, 'enrollment-blank-email.json'));
     assert.equal(event.email, undefined);
     assert.equal('email' in event, false, 'absent, not an empty string');
     assert.equal(event.eventTime, '2026-11-20T10:02:41.908Z');
@@ -55,7 +55,7 @@ describe('parseUemEvent: the shared UEM samples', () => {
   });
 
   it('enrollment-legacy.xml: XML root Eventlog, same field names', () => {
-    const event = enrollment(parseFile(SHARED, 'enrollment-legacy.xml'));
+    const event = enrollment(parseFile(SAMPLES, 'enrollment-legacy.xml'));
     assert.equal(event.email, 'noor.haddad@example.test');
     assert.equal(event.deviceUuid, '9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d');
     assert.equal(event.eventTime, '2026-11-20T11:30:00.123Z');
@@ -64,14 +64,14 @@ describe('parseUemEvent: the shared UEM samples', () => {
   });
 
   it('enrollment-legacy-date.json: /Date(ms)/ and ids as strings', () => {
-    const event = enrollment(parseFile(SHARED, 'enrollment-legacy-date.json'));
+    const event = enrollment(parseFile(SAMPLES, 'enrollment-legacy-date.json'));
     assert.equal(event.eventTime, new Date(1763630400000).toISOString());
     assert.equal(event.enrollmentUserId, '321');
     assert.equal(event.deviceId, '4214');
   });
 
   it('break-mdm-no-spaces.json: BreakMDMConfirmed is an unenrollment', () => {
-    const parsed = parseFile(SHARED, 'break-mdm-no-spaces.json');
+    const parsed = parseFile(SAMPLES, 'break-mdm-no-spaces.json');
     assert.deepEqual(parsed, {
       kind: 'unenrollment',
       eventType: 'BreakMDMConfirmed',
@@ -83,12 +83,12 @@ describe('parseUemEvent: the shared UEM samples', () => {
   });
 
   it('enterprise-wipe.json: an unenrollment', () => {
-    const parsed = parseFile(SHARED, 'enterprise-wipe.json');
+    const parsed = parseFile(SAMPLES, 'enterprise-wipe.json');
     assert.equal(parsed.kind, 'unenrollment');
   });
 
   it('compromised-status.json: another event type is "other"', () => {
-    const parsed = parseFile(SHARED, 'compromised-status.json');
+    const parsed = parseFile(SAMPLES, 'compromised-status.json');
     assert.equal(parsed.kind, 'other');
     assert.equal(parsed.eventType, 'Compromised Status Changed');
   });
@@ -159,7 +159,7 @@ describe('parseUemEvent: further real-world variants', () => {
   });
 
   it('UTF-16 with a charset parameter and a BOM', () => {
-    const body = `\ufeff${readFileSync(join(SHARED, 'enrollment-full.json'), 'utf8')}`;
+    const body = `\ufeff${readFileSync(join(SAMPLES, 'enrollment-full.json'), 'utf8')}`;
     const event = enrollment(parseUemEvent('application/json; charset=utf-16le', Buffer.from(body, 'utf16le')));
     assert.equal(event.email, 'mira.kovac@example.test');
   });

@@ -1,14 +1,16 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedCa, MAX_VALIDITY_DAYS } from '../../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../../helpers/repository';
 import type { CaAnswer, CertificateSigningRequest } from '../../../src/activities/ca/certificate-authority';
 import { normalizeSerial } from '../../../src/activities/crypto/certificate-info';
 import { buildSmimeCsr } from '../../../src/activities/crypto/csr';
 import { generateKeyPair, type GeneratedKey } from '../../../src/activities/crypto/keys';
 import { importSigningPair, signatureParams, x509 } from '../../../src/activities/crypto/x509';
 import type { CredentialKind } from '../../../src/domain/enrollment';
+import { createLogger } from '../../../src/logging';
 import { assertFailure, opensslOk, openssl, tempDir } from '../crypto/support';
 
 const RSA = { algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' } as const;
@@ -27,6 +29,14 @@ async function prepare(kind: CredentialKind, overrides: Partial<CertificateSigni
   return { key, request: { idempotencyKey: `smime-test/${randomUUID()}/${kind}`, kind, csrPem, email, displayName: 'Mira Kovač', validityDays: 365, ...overrides } };
 }
 
+function policiesOf(pem: string): string[] {
+  return [...(new x509.X509Certificate(pem).getExtension(x509.CertificatePolicyExtension)?.policies ?? [])];
+}
+
+function crlUrls(certificate: x509.X509Certificate): (string | undefined)[] {
+  return Array.from(certificate.getExtension(x509.CRLDistributionPointsExtension)?.distributionPoints ?? [], (dp) => dp.distributionPoint?.fullName?.[0]?.uniformResourceIdentifier);
+}
+
 function issued(answer: CaAnswer): Extract<CaAnswer, { status: 'issued' }> {
   assert.equal(answer.status, 'issued', `expected an issued answer, got ${JSON.stringify(answer)}`);
   return answer as Extract<CaAnswer, { status: 'issued' }>;
@@ -38,7 +48,7 @@ describe('EmbeddedCa', () => {
   let ca: EmbeddedCa;
 
   before(async () => {
-    ca = await EmbeddedCa.open({ dir: caDir });
+    ca = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir });
   });
   after(() => dir.remove());
 
@@ -51,15 +61,37 @@ describe('EmbeddedCa', () => {
   }
 
   describe('its hierarchy', () => {
-    it('creates a root and an intermediate with private keys readable by the owner only', () => {
-      const files = readdirSync(join(caDir, 'ca')).sort();
-      assert.deepEqual(files, ['intermediate-key.pem', 'intermediate.pem', 'root-key.pem', 'root.pem']);
-      for (const keyFile of ['root-key.pem', 'intermediate-key.pem']) assert.equal(statSync(join(caDir, 'ca', keyFile)).mode & 0o777, 0o600, keyFile);
-      assert.equal(readFileSync(join(caDir, 'ca', 'root.pem'), 'utf8'), ca.rootCertificatePem);
+    it('creates a root and an intermediate with private keys readable by the owner only, and their CRLs', () => {
+      const files = readdirSync(join(caDir, 'ca-v2')).sort();
+      assert.deepEqual(files, ['intermediate-key.pem', 'intermediate.crl', 'intermediate.pem', 'root-key.pem', 'root.crl', 'root.pem']);
+      for (const keyFile of ['root-key.pem', 'intermediate-key.pem']) assert.equal(statSync(join(caDir, 'ca-v2', keyFile)).mode & 0o777, 0o600, keyFile);
+      assert.equal(readFileSync(join(caDir, 'ca-v2', 'root.pem'), 'utf8'), ca.rootCertificatePem);
+    });
+
+    it('makes the intermediate a BR subordinate CA: C and O, anyPolicy, CRL and issuer URLs of the root, EKU emailProtection', () => {
+      const intermediate = new x509.X509Certificate(ca.intermediateCertificatePem);
+      assert.equal(intermediate.subjectName.getField('C')[0], 'XX');
+      assert.ok(intermediate.subjectName.getField('O')[0]);
+      assert.deepEqual(policiesOf(ca.intermediateCertificatePem), ['2.5.29.32.0']);
+      assert.deepEqual(crlUrls(intermediate), [UNSERVED_REPOSITORY.intermediate.crl]);
+      assert.deepEqual(intermediate.getExtension(x509.AuthorityInfoAccessExtension)?.caIssuers.map((name) => name.value), [UNSERVED_REPOSITORY.intermediate.caIssuers]);
+      assert.deepEqual([...(intermediate.getExtension(x509.ExtendedKeyUsageExtension)?.usages ?? [])], [x509.ExtendedKeyUsage.emailProtection]);
+    });
+
+    it('leaves a hierarchy made before the BR profile alone and makes a new one next to it', async () => {
+      const legacyDir = join(dir.path, 'legacy-state');
+      const legacy = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: legacyDir });
+      renameSync(join(legacyDir, 'ca-v2'), join(legacyDir, 'ca')); // the layout of earlier versions
+      const warnings: string[] = [];
+      const logger = createLogger({ level: 'warn' }, { write: (line: string) => warnings.push(line) });
+      const upgraded = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: legacyDir, logger });
+      assert.notEqual(upgraded.rootCertificatePem, legacy.rootCertificatePem);
+      assert.equal(readFileSync(join(legacyDir, 'ca', 'root.pem'), 'utf8'), legacy.rootCertificatePem, 'the old root is kept');
+      assert.match(warnings.join(''), /predates the S\/MIME Baseline Requirements profile/);
     });
 
     it('reuses the same hierarchy when opened again', async () => {
-      const again = await EmbeddedCa.open({ dir: caDir });
+      const again = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir });
       assert.equal(again.rootCertificatePem, ca.rootCertificatePem);
       assert.equal(again.intermediateCertificatePem, ca.intermediateCertificatePem);
     });
@@ -126,9 +158,29 @@ describe('EmbeddedCa', () => {
       assert.match(leafText, /X509v3 Subject Key Identifier:/);
     });
 
-    it('names the subject CN = display name, E = email', () => {
+    it('names the subject CN = E = the address, never the display name (Mailbox-validated)', () => {
       const subject = new x509.X509Certificate(signingAnswer.certificatePem).subject;
-      assert.equal(subject, `CN=Mira Kovač, E=${signing.request.email}`);
+      assert.equal(subject, `CN=${signing.request.email}, E=${signing.request.email}`);
+    });
+
+    it('asserts the mailbox-strict reserved policy by default, then the organisation OIDs', async () => {
+      const withOids = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir, organisationPolicyOids: ['1.3.6.1.4.1.99999.1.2'] });
+      const strict = issued(await withOids.submit((await prepare('signing')).request));
+      assert.deepEqual(policiesOf(strict.certificatePem), ['2.23.140.1.5.1.3', '1.3.6.1.4.1.99999.1.2']);
+      const multipurpose = issued(await withOids.submit((await prepare('signing', { profile: 'mailbox-multipurpose' })).request));
+      assert.deepEqual(policiesOf(multipurpose.certificatePem), ['2.23.140.1.5.1.2', '1.3.6.1.4.1.99999.1.2']);
+    });
+
+    it('refuses an organisation OID in the reserved CA/B Forum arc', async () => {
+      await assert.rejects(EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir, organisationPolicyOids: ['2.23.140.1.5.4.3'] }), /reserved S\/MIME policy/);
+    });
+
+    it('names its CRL and its issuer certificate over HTTP (cRLDistributionPoints, AIA caIssuers)', () => {
+      const leaf = new x509.X509Certificate(signingAnswer.certificatePem);
+      assert.deepEqual(crlUrls(leaf), [UNSERVED_REPOSITORY.leaves.crl]);
+      const aia = leaf.getExtension(x509.AuthorityInfoAccessExtension);
+      assert.deepEqual(aia?.caIssuers.map((name) => name.value), [UNSERVED_REPOSITORY.leaves.caIssuers]);
+      assert.equal(aia?.ocsp.length, 0);
     });
 
     it('uses a random positive 16-byte serial', async () => {
@@ -217,7 +269,7 @@ describe('EmbeddedCa', () => {
     });
 
     it('refuses everything when configured to reject', async () => {
-      const rejecting = await EmbeddedCa.open({ dir: caDir, reject: true });
+      const rejecting = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir, reject: true });
       const { request } = await prepare('signing');
       const failure = await assertFailure(rejecting.submit(request), 'CertificateRejected', /^embedded CA configured to reject$/);
       assert.equal(failure.nonRetryable, true);
@@ -244,7 +296,7 @@ describe('EmbeddedCa', () => {
     it('answers the same after a restart (state on disk)', async () => {
       const { request } = await prepare('signing');
       const first = issued(await ca.submit(request));
-      const restarted = await EmbeddedCa.open({ dir: caDir });
+      const restarted = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir });
       const again = issued(await restarted.submit(request));
       assert.equal(again.certificatePem, first.certificatePem);
       assert.equal(restarted.issued().filter((r) => r.idempotencyKey === request.idempotencyKey).length, 1);
@@ -272,7 +324,7 @@ describe('EmbeddedCa', () => {
   describe('pending answers', () => {
     it('answers pending until pendingForMs has passed on the injected clock, then issues', async () => {
       let clock = Date.parse('2026-03-01T10:00:00Z');
-      const slow = await EmbeddedCa.open({ dir: caDir, pendingForMs: 15 * 60_000, now: () => clock });
+      const slow = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir, pendingForMs: 15 * 60_000, now: () => clock });
       const { request } = await prepare('signing');
       const submitted = await slow.submit(request);
       assert.equal(submitted.status, 'pending');
@@ -290,7 +342,7 @@ describe('EmbeddedCa', () => {
 
     it('answers a repeated submission of a pending request with the same request id', async () => {
       const clock = Date.now();
-      const slow = await EmbeddedCa.open({ dir: caDir, pendingForMs: 60_000, now: () => clock });
+      const slow = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir, pendingForMs: 60_000, now: () => clock });
       const { request } = await prepare('encryption');
       const first = await slow.submit(request);
       const second = await slow.submit(request);
@@ -305,6 +357,34 @@ describe('EmbeddedCa', () => {
   });
 
   describe('revocation', () => {
+    it('lists a revoked certificate on a fresh CRL signed by the intermediate, with reason and a growing CRL number', async () => {
+      const before = new x509.X509Crl(await ca.currentCrl());
+      const answer = issued(await ca.submit((await prepare('signing')).request));
+      const serial = normalizeSerial(new x509.X509Certificate(answer.certificatePem).serialNumber);
+      await ca.revoke(serial, 'keyCompromise');
+      const der = await ca.currentCrl();
+      const crl = new x509.X509Crl(der);
+      assert.ok(await crl.verify({ publicKey: new x509.X509Certificate(ca.intermediateCertificatePem).publicKey }));
+      const entry = crl.findRevoked(new x509.X509Certificate(answer.certificatePem));
+      assert.ok(entry, 'the revoked serial is on the CRL');
+      assert.equal(entry.reason, x509.X509CrlReason.keyCompromise);
+      assert.ok(crl.nextUpdate && crl.nextUpdate.getTime() - crl.thisUpdate.getTime() <= 10 * DAY_MS, 'nextUpdate at most 10 days on (BR 4.9.7)');
+      const number = (c: x509.X509Crl) => BigInt(`0x${Buffer.from(c.getExtension('2.5.29.20')!.value).toString('hex').slice(4)}`);
+      assert.ok(number(crl) > number(before), 'CRL number grows');
+      dir.file('crl.der', der);
+      dir.file('intermediate.pem', ca.intermediateCertificatePem);
+      const text = await opensslOk(['crl', '-inform', 'DER', '-in', 'crl.der', '-noout', '-text', '-CAfile', 'intermediate.pem'], dir.path);
+      assert.match(text, new RegExp(`Serial Number: ${serial.toUpperCase()}`));
+    });
+
+    it('sees a revocation another process made: the CRL is reissued when it lists fewer than were revoked', async () => {
+      const other = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: caDir });
+      const answer = issued(await ca.submit((await prepare('signing')).request));
+      const serial = normalizeSerial(new x509.X509Certificate(answer.certificatePem).serialNumber);
+      await other.revoke(serial, 'cessationOfOperation');
+      assert.ok(new x509.X509Crl(await ca.currentCrl()).findRevoked(new x509.X509Certificate(answer.certificatePem)));
+    });
+
     it('records a revocation once, with its reason', async () => {
       const answer = issued(await ca.submit((await prepare('signing')).request));
       const serial = normalizeSerial(new x509.X509Certificate(answer.certificatePem).serialNumber);

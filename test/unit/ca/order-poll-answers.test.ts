@@ -39,11 +39,11 @@ describe('order-and-poll adapter: reading answers', () => {
     received = [];
     ca = new OrderPollCa({ url, apiKey: 'secret-key', requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }) });
   });
-  afterEach(() => ca.close());
-  after(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  afterEach(() => ca?.close());
+  after(() => new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve())));
 
 
-  it('places the order with the idempotency key as externalId, the kind as usage and the API key header', async () => {
+  it('places the order with the idempotency key as externalId, the kind as usage, the profile (default strict) and the API key header', async () => {
     answers['POST /v1/orders'] = { status: 201, body: order('pending') };
     assert.deepEqual(await ca.submit(request), { status: 'pending', requestId: 'ord_1' });
     assert.equal(received[0]!.apiKey, 'secret-key');
@@ -51,6 +51,7 @@ describe('order-and-poll adapter: reading answers', () => {
       csr: 'CSR PEM',
       email: 'ann@example.com',
       product: 'smime-mailbox',
+      profile: 'mailbox-strict',
       usage: 'signing',
       validityDays: 365,
       externalId: 'wf-1/signing',

@@ -3,21 +3,30 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createCertificateAuthority } from '../../../src/activities/ca/registry';
-import { ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
+import { createAdapter } from '../../../src/activities/adapters';
+import { caRegistry } from '../../../src/activities/ca/registry';
+import { assertConfigFor, ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
 import { createLogger } from '../../../src/logging';
 
 const logger = createLogger({ level: 'silent' });
+/** What every worker needs besides its CA (presence only matters here). */
+const WORKER_BASICS = { sealingKeys: `s1:${Buffer.alloc(32, 1).toString('base64')}`, codecKeys: `c1:${Buffer.alloc(32, 2).toString('base64')}`, cegUrl: 'https://ceg.test', cegClientCertFile: 'client.crt', cegClientKeyFile: 'client.key', cegCaFile: 'ca.crt' };
+
+/** As the worker builds it: its requirements first (presence), then the factory (usability). */
+async function createCertificateAuthority(config: Config, log: typeof logger) {
+  assertConfigFor(config, 'worker');
+  return createAdapter(caRegistry, config, log);
+}
 
 describe('certificate authority registry: order-poll', () => {
   let dir: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'ca-registry-order-'));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   function config(overrides: Partial<Record<SettingName, string>>): Config {
-    const settings = loadSettings({ env: {}, overrides: { dataDir: dir, caType: 'order-poll', caUrl: 'https://api.ca.example/', orderPollApiKey: 'key-123', ...overrides } });
+    const settings = loadSettings({ env: {}, overrides: { ...WORKER_BASICS, dataDir: dir, caType: 'order-poll', caUrl: 'https://api.ca.example/', orderPollApiKey: 'key-123', certTrustRootsFile: 'roots.pem', ...overrides } });
     return { ...settings, dataDirAbsolute: resolve(settings.dataDir) };
   }
 

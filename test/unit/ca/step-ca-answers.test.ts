@@ -53,12 +53,12 @@ describe('step-ca adapter: typing of answers', () => {
     answers = {};
     seen = [];
     const jwk = await exportJWK((await generateKeyPair('ES256', { extractable: true })).privateKey);
-    ca = await StepCa.create({ url, provisionerName: 'p', provisionerJwk: jwk, ledgerDir: join(dir, `ledger-${Date.now()}-${Math.random()}`), requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }) });
+    ca = await StepCa.create({ url, provisionerName: 'p', provisionerJwk: jwk, ledgerDir: join(dir, `ledger-${Date.now()}-${Math.random()}`), requestTimeoutMs: 2_000, logger: createLogger({ level: 'silent' }), publication: { crl: 'http://pki.example.com/smime.crl' } });
   });
-  afterEach(() => ca.close());
+  afterEach(() => ca?.close());
   after(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    rmSync(dir, { recursive: true, force: true });
+    await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
 

@@ -12,7 +12,7 @@ describe('step-ca submission ledger', () => {
     dir = mkdtempSync(join(tmpdir(), 'ledger-test-'));
     ledger = new SubmissionLedger(join(dir, 'ledger'));
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   const entry = (overrides: Partial<LedgerEntry> = {}): LedgerEntry => ({
     version: 1,

@@ -3,6 +3,8 @@ import { createHash } from 'node:crypto';
 import { calculateJwkThumbprint, decodeProtectedHeader, exportJWK, generateKeyPair, jwtVerify, type JWK } from 'jose';
 import { ProvisionerKey } from '../../../src/activities/ca/step-ca/provisioner-key';
 
+const TEMPLATE_CLAIMS = { policies: ['2.23.140.1.5.1.3'], publication: { crl: 'http://pki.example.com/smime.crl', caIssuers: 'http://pki.example.com/smime.cer' } };
+
 describe('step-ca provisioner key: one-time tokens and reconciliation ids', () => {
   let privateJwk: JWK;
   let publicJwk: JWK;
@@ -17,7 +19,7 @@ describe('step-ca provisioner key: one-time tokens and reconciliation ids', () =
   });
 
   it('signs a sign token step-ca can verify with the provisioner public key: issuer, audience, subject, five minutes', async () => {
-    const token = await key.signToken({ caUrl: 'https://ca.test:9000', subject: 'Ann Example', email: 'ann@example.com', kind: 'signing', csrSha256, jti: 'jti-1', serialHex: '4abc' });
+    const token = await key.signToken({ caUrl: 'https://ca.test:9000', subject: 'Ann Example', email: 'ann@example.com', kind: 'signing', csrSha256, jti: 'jti-1', serialHex: '4abc', ...TEMPLATE_CLAIMS });
     const { payload } = await jwtVerify(token, publicJwk, { issuer: 'smime', audience: 'https://ca.test:9000/1.0/sign' });
     assert.equal(payload.sub, 'Ann Example');
     assert.equal(payload.jti, 'jti-1');
@@ -26,15 +28,21 @@ describe('step-ca provisioner key: one-time tokens and reconciliation ids', () =
     assert.deepEqual(payload.sans, ['ann@example.com']);
   });
 
-  it('binds the sign token to the CSR (cnf x5rt#S256) and carries kind and serial for the template', async () => {
-    const token = await key.signToken({ caUrl: 'https://ca.test', subject: 'x', email: 'ann@example.com', kind: 'encryption', csrSha256, jti: 'j', serialHex: '4abc' });
+  it('binds the sign token to the CSR (cnf x5rt#S256) and carries kind, serial, policies and URLs for the template', async () => {
+    const token = await key.signToken({ caUrl: 'https://ca.test', subject: 'x', email: 'ann@example.com', kind: 'encryption', csrSha256, jti: 'j', serialHex: '4abc', ...TEMPLATE_CLAIMS });
     const { payload } = await jwtVerify(token, publicJwk);
     assert.deepEqual(payload.cnf, { 'x5rt#S256': csrSha256.toString('base64url') });
-    assert.deepEqual(payload.smime, { kind: 'encryption', serial: '0x4abc' });
+    assert.deepEqual(payload.smime, {
+      kind: 'encryption',
+      serial: '0x4abc',
+      policies: ['2.23.140.1.5.1.3'],
+      crl: 'http://pki.example.com/smime.crl',
+      caIssuers: 'http://pki.example.com/smime.cer',
+    });
   });
 
   it('names the key in the header by its RFC 7638 thumbprint when the JWK has no kid', async () => {
-    const token = await key.signToken({ caUrl: 'https://ca.test', subject: 'x', email: 'a@b.c', kind: 'signing', csrSha256, jti: 'j', serialHex: '41' });
+    const token = await key.signToken({ caUrl: 'https://ca.test', subject: 'x', email: 'a@b.c', kind: 'signing', csrSha256, jti: 'j', serialHex: '41', ...TEMPLATE_CLAIMS });
     const header = decodeProtectedHeader(token);
     assert.equal(header.kid, await calculateJwkThumbprint(publicJwk));
     assert.equal(header.alg, 'ES256');

@@ -9,7 +9,7 @@ import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import forge from 'node-forge';
-import type { CredentialUpload } from '../../../src/activities/ceg/escrow-gateway';
+import type { CredentialUpload } from '../../../src/activities/ceg/credential-gateway';
 
 const run = promisify(execFile);
 

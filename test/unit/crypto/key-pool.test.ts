@@ -16,7 +16,7 @@ describe('key pool', function () {
   beforeEach(() => {
     dir = mkdtempSync(join(tmpdir(), 'key-pool-'));
   });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   it('fills to its size in the background and no further', async () => {
     const pool = new KeyPool({ keyOptions: EC, size: 5, dir, sealer });

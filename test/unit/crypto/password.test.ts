@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { EmbeddedCa } from '../../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../../helpers/repository';
 import { buildSmimeCsr } from '../../../src/activities/crypto/csr';
 import { generateKeyPair, type GeneratedKey } from '../../../src/activities/crypto/keys';
 import { encryptForRecipient, PASSWORD_ALPHABET, passwordEntropyBits, randomPassword } from '../../../src/activities/crypto/password';
@@ -37,7 +38,7 @@ describe('encryptForRecipient', () => {
   let ecCertificate: string;
 
   before(async () => {
-    ca = await EmbeddedCa.open({ dir: dir.path });
+    ca = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: dir.path });
     const issue = async (key: GeneratedKey) => {
       const email = 'gateway@example.test';
       const answer = await ca.submit({ idempotencyKey: randomUUID(), kind: 'encryption', csrPem: await buildSmimeCsr(key, { email }, 'encryption'), email, validityDays: 30 });

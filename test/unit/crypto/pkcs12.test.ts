@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedCa } from '../../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../../helpers/repository';
 import { toPem } from '../../../src/activities/crypto/certificate-info';
 import { buildSmimeCsr } from '../../../src/activities/crypto/csr';
 import { generateKeyPair, type GeneratedKey, type KeyOptions } from '../../../src/activities/crypto/keys';
@@ -48,7 +49,7 @@ describe('PKCS#12', () => {
   }
 
   before(async () => {
-    ca = await EmbeddedCa.open({ dir: join(dir.path, 'ca') });
+    ca = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir.path, 'ca') });
     credentials.rsa = await issue({ algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' }, 'signing');
     credentials.ec = await issue({ algorithm: 'ec', rsaBits: 2048, ecCurve: 'P-256' }, 'encryption');
     dir.file('password.txt', password);

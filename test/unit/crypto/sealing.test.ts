@@ -3,8 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import type { Logger } from '../../../src/logging';
-import { Keyring, loadOrCreateDevKeyring, parseKeyringSpec, Sealer } from '../../../src/activities/crypto/sealing';
+import { Keyring, keyringFromSetting, parseKeyringSpec, Sealer } from '../../../src/activities/crypto/sealing';
+import { ConfigError } from '../../../src/config';
+import { devKeyringSetting, existingDevelopmentSettings } from '../../../src/tools/dev-settings';
 import { assertFailure, tempDir } from './support';
 
 const SEALED_FORMAT = /^sealed:v1:([A-Za-z0-9._-]+):([A-Za-z0-9_-]+):([A-Za-z0-9_-]+)$/;
@@ -144,61 +145,59 @@ describe('sealing', () => {
     });
   });
 
-  describe('loadOrCreateDevKeyring', () => {
+  describe('keyringFromSetting', () => {
+    it('builds the keyring a setting holds', () => {
+      const configured = randomBytes(32);
+      const keyring = keyringFromSetting([`prod-1:${configured.toString('base64')}`], 'SEALING_KEYS');
+      assert.equal(keyring.current.kid, 'prod-1');
+      assert.deepEqual(keyring.current.key, configured);
+    });
+
+    it('refuses an empty setting with a ConfigError naming it: production code never makes keys', () => {
+      assert.throws(() => keyringFromSetting([], 'CODEC_KEYS'), (err: unknown) => err instanceof ConfigError && /^CODEC_KEYS: required/.test(err.problems[0]!));
+    });
+
+    it('names the setting, never the key, for a bad entry', () => {
+      const short = randomBytes(8).toString('base64');
+      assert.throws(
+        () => keyringFromSetting([`k1:${short}`], 'SEALING_KEYS'),
+        (err: unknown) => err instanceof ConfigError && err.message.includes('SEALING_KEYS') && !err.message.includes(short),
+      );
+    });
+  });
+
+  describe('development key files (src/tools/dev-settings)', () => {
     const dir = tempDir('keyring');
     after(() => dir.remove());
 
-    function recordingLogger() {
-      const warnings: { fields: Record<string, unknown>; message: string }[] = [];
-      const logger = { warn: (fields: Record<string, unknown>, message: string) => warnings.push({ fields, message }) } as unknown as Logger;
-      return { logger, warnings };
-    }
-
     it('creates a 0600 key file on first use and reuses it afterwards', () => {
       const dataDir = join(dir.path, 'fresh', 'data');
-      const first = loadOrCreateDevKeyring([], { dataDir, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS' });
+      const first = keyringFromSetting([devKeyringSetting(dataDir, 'sealing-keys.json')], 'SEALING_KEYS');
       const file = join(dataDir, 'sealing-keys.json');
       assert.equal(statSync(file).mode & 0o777, 0o600);
       const stored = JSON.parse(readFileSync(file, 'utf8')) as { kid: string; key: string }[];
       assert.equal(stored.length, 1);
       assert.equal(stored[0]!.kid, first.current.kid);
-      const second = loadOrCreateDevKeyring([], { dataDir, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS' });
+      const second = keyringFromSetting([devKeyringSetting(dataDir, 'sealing-keys.json')], 'SEALING_KEYS');
       assert.deepEqual(second.current.key, first.current.key);
       const sealed = new Sealer(first).seal('across restarts', 'bundle');
       assert.equal(new Sealer(second).openText(sealed, 'bundle'), 'across restarts');
     });
 
-    it('warns once per file that a development key is in use and production must set the setting', () => {
-      const dataDir = join(dir.path, 'warn');
-      const { logger, warnings } = recordingLogger();
-      loadOrCreateDevKeyring([], { dataDir, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
-      loadOrCreateDevKeyring([], { dataDir, fileName: 'codec-keys.json', settingName: 'CODEC_KEYS', logger });
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!.message, /CODEC_KEYS is empty: created a development key file\. Production must set CODEC_KEYS/);
-      const keyText = JSON.parse(readFileSync(join(dataDir, 'codec-keys.json'), 'utf8'))[0].key as string;
-      assert.ok(!JSON.stringify(warnings).includes(keyText));
-    });
-
-    it('uses the setting when it has entries and writes no file', () => {
-      const dataDir = join(dir.path, 'configured');
-      const configured = randomBytes(32);
-      const { logger, warnings } = recordingLogger();
-      const keyring = loadOrCreateDevKeyring([`prod-1:${configured.toString('base64')}`], { dataDir, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS', logger });
-      assert.equal(keyring.current.kid, 'prod-1');
-      assert.deepEqual(keyring.current.key, configured);
-      assert.equal(existsSync(join(dataDir, 'sealing-keys.json')), false);
-      assert.equal(warnings.length, 0);
-    });
-
     it('refuses a damaged key file with a message naming the file, not the key', () => {
       const dataDir = join(dir.path, 'damaged');
-      loadOrCreateDevKeyring([], { dataDir, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS' });
+      devKeyringSetting(dataDir, 'sealing-keys.json');
       const short = randomBytes(8).toString('base64');
       writeFileSync(join(dataDir, 'sealing-keys.json'), JSON.stringify([{ kid: 'dev', key: short }]));
       assert.throws(
-        () => loadOrCreateDevKeyring([], { dataDir, fileName: 'sealing-keys.json', settingName: 'SEALING_KEYS' }),
-        (error: Error) => error.message.includes('sealing-keys.json') && error.message.includes('SEALING_KEYS') && !error.message.includes(short),
+        () => devKeyringSetting(dataDir, 'sealing-keys.json'),
+        (error: Error) => error.message.includes('sealing-keys.json') && !error.message.includes(short),
       );
+    });
+
+    it('gives a command-line tool nothing for a data folder that never held a dev stack', () => {
+      assert.equal(existingDevelopmentSettings(join(dir.path, 'production')), undefined);
+      assert.equal(existsSync(join(dir.path, 'production')), false, 'nothing is created');
     });
   });
 });

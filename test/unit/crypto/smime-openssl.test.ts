@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EmbeddedCa } from '../../../src/activities/ca/embedded-ca';
+import { UNSERVED_REPOSITORY } from '../../helpers/repository';
 import { buildSmimeCsr } from '../../../src/activities/crypto/csr';
 import { generateKeyPair, type KeyOptions } from '../../../src/activities/crypto/keys';
 import { randomPassword } from '../../../src/activities/crypto/password';
@@ -44,7 +45,7 @@ describe('S/MIME with OpenSSL, from our PKCS#12', () => {
   }
 
   before(async () => {
-    ca = await EmbeddedCa.open({ dir: join(dir.path, 'ca') });
+    ca = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir.path, 'ca') });
     dir.file('root.pem', ca.rootCertificatePem);
     dir.file('message.txt', MESSAGE);
     await deliver('signing-legacy', 'signing', RSA, 'legacy');
@@ -69,7 +70,7 @@ describe('S/MIME with OpenSSL, from our PKCS#12', () => {
   }
 
   it('does not verify against a different root', async () => {
-    const other = await EmbeddedCa.open({ dir: join(dir.path, 'other-ca') });
+    const other = await EmbeddedCa.open({ repository: UNSERVED_REPOSITORY, dir: join(dir.path, 'other-ca') });
     dir.file('other-root.pem', other.rootCertificatePem);
     await opensslOk(
       ['cms', '-sign', '-nodetach', '-in', 'message.txt', '-signer', 'signing-legacy.cert.pem', '-inkey', 'signing-legacy.key.pem', '-certfile', 'signing-legacy.chain.pem', '-out', 'foreign.p7m', '-outform', 'PEM'],

@@ -1,16 +1,16 @@
 import assert from 'node:assert/strict';
 import { ApplicationFailure } from '@temporalio/common';
-import { checkKey, checkLease, credentialScope, DEFAULT_LEASE_MS, ESCROW_ERRORS, escrowFailure, renewBeforeMs, USER_SCOPE } from '../../../src/activities/escrow/escrow-store';
+import { checkKey, checkLease, escrowScopeFor, DEFAULT_LEASE_MS, ESCROW_ERRORS, escrowFailure, renewBeforeMs, USER_SCOPE } from '../../../src/activities/escrow/escrow-store';
 
 function invalid(fn: () => unknown): void {
   assert.throws(fn, (err: unknown) => err instanceof ApplicationFailure && err.type === ESCROW_ERRORS.InvalidInput && err.nonRetryable);
 }
 
 describe('escrow keys and options', () => {
-  it('escrows encryption per user, signing per device unless configured per user', () => {
-    assert.equal(credentialScope('encryption', { signingScope: 'device', deviceUuid: 'd-1' }), USER_SCOPE);
-    assert.equal(credentialScope('signing', { signingScope: 'device', deviceUuid: 'd-1' }), 'd-1');
-    assert.equal(credentialScope('signing', { signingScope: 'user', deviceUuid: 'd-1' }), USER_SCOPE);
+  it('escrows under the user, or the device when the workflow says so', () => {
+    assert.equal(escrowScopeFor('user', 'd-1'), USER_SCOPE);
+    assert.equal(escrowScopeFor('device', 'd-1'), 'd-1');
+    assert.equal(escrowScopeFor(undefined, 'd-1'), USER_SCOPE, 'inputs recorded before the scope travelled were shared by the user');
   });
 
   it('accepts a well-formed key and refuses empty, oversized or control-character fields', () => {

@@ -9,7 +9,7 @@ describe('PostgreSQL tool: finding the server programs', () => {
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'pg-find-'));
   });
-  after(() => rmSync(dir, { recursive: true, force: true }));
+  after(() => dir && rmSync(dir, { recursive: true, force: true }));
 
   function fakeBin(path: string): void {
     mkdirSync(path, { recursive: true });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { ConfigError, loadSettings, type Config, type SettingName } from '../../../src/config';
 import { createNotifier, workflowUrl } from '../../../src/activities/notify';
-import { capturingLogger, sampleNotice } from '../../helpers/loopback';
+import { capturingLogger, sampleNotice, sampleReinstallNotice } from '../../helpers/loopback';
 
 /** Settings as the loader reads them, without the start-up cross checks (createNotifier must stand on its own). */
 function configWith(overrides: Partial<Record<SettingName, string>>): Config {
@@ -45,6 +45,28 @@ describe('createNotifier', () => {
     await notifier.notifyFailure(sampleNotice({ workflowUrl: 'https://elsewhere.test/w' }));
 
     assert.equal(capture.lines().find((l) => l.msg === 'S/MIME delivery failed')?.workflowUrl, 'https://elsewhere.test/w');
+  });
+
+  it('fills in the workflow link of a profile re-install notice too', async () => {
+    const capture = capturingLogger();
+    const notifier = createNotifier(configWith({ notifiers: 'log', uiUrl: 'http://ui.test:8233', temporalNamespace: 'smime' }), capture.logger);
+    const notice = sampleReinstallNotice({ workflowUrl: '' });
+
+    await notifier.notifyProfileReinstall(notice);
+
+    const line = capture.lines().find((l) => l.msg === 'S/MIME profile re-install needed');
+    assert.equal(line?.workflowUrl, `http://ui.test:8233/namespaces/smime/workflows/${encodeURIComponent(notice.workflowId)}/${notice.runId}/history`);
+  });
+
+  it('keeps the workflow link a profile re-install notice already has, and leaves it empty without a UI address', async () => {
+    const capture = capturingLogger();
+    await createNotifier(configWith({ notifiers: 'log', uiUrl: 'http://ui.test:8233' }), capture.logger).notifyProfileReinstall(
+      sampleReinstallNotice({ workflowUrl: 'https://elsewhere.test/w' }),
+    );
+    await createNotifier(configWith({ notifiers: 'log', uiUrl: '' }), capture.logger).notifyProfileReinstall(sampleReinstallNotice({ workflowUrl: '' }));
+
+    const links = capture.lines().filter((l) => l.msg === 'S/MIME profile re-install needed').map((l) => l.workflowUrl);
+    assert.deepEqual(links, ['https://elsewhere.test/w', '']);
   });
 
   it('names NOTIFY_WEBHOOK_URL when the webhook notifier has no URL', () => {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { WebhookNotifier, webhookSignature } from '../../../src/activities/notify/webhook-notifier';
-import { closedPort, failsWith, sampleNotice, startHttpReceiver, type HttpReceiver } from '../../helpers/loopback';
+import { closedPort, failsWith, sampleNotice, sampleReinstallNotice, startHttpReceiver, type HttpReceiver } from '../../helpers/loopback';
 
 describe('WebhookNotifier', () => {
   let receiver: HttpReceiver;
@@ -10,7 +10,7 @@ describe('WebhookNotifier', () => {
     receiver = await startHttpReceiver();
   });
   afterEach(async () => {
-    await receiver.close();
+    await receiver?.close();
   });
 
   const notifier = (extra: { hmacSecret?: string; timeoutMs?: number; path?: string } = {}) =>
@@ -109,10 +109,95 @@ describe('WebhookNotifier', () => {
     await failsWith(down.notifyFailure(sampleNotice()), 'NotifierUnavailable', false);
   });
 
+  it('refuses plain http off this machine unless NOTIFY_WEBHOOK_ALLOW_PLAINTEXT names the risk', () => {
+    assert.throws(
+      () => new WebhookNotifier({ url: 'http://hooks.example.test/smime', timeoutMs: 1000 }),
+      (err: unknown) => err instanceof ApplicationFailure && err.type === 'ConfigurationError' && /must be https/.test(err.message) && /NOTIFY_WEBHOOK_ALLOW_PLAINTEXT/.test(err.message),
+    );
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'http://hooks.example.test/smime', timeoutMs: 1000, allowPlaintext: true }));
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'https://hooks.example.test/smime', timeoutMs: 1000 }));
+    assert.doesNotThrow(() => new WebhookNotifier({ url: 'http://[::1]:8080/smime', timeoutMs: 1000 }));
+  });
+
   it('refuses a URL that is not http or https', () => {
     assert.throws(
       () => new WebhookNotifier({ url: 'ftp://127.0.0.1/hook', timeoutMs: 1000 }),
       (err: unknown) => err instanceof ApplicationFailure && err.type === 'ConfigurationError' && /http or https/.test(err.message),
     );
+  });
+
+  describe('profile re-install notices', () => {
+    it('POSTs the notice as JSON with its own event type and an Idempotency-Key apart from failures', async () => {
+      const notice = sampleReinstallNotice();
+      await notifier().notifyProfileReinstall(notice);
+
+      assert.equal(receiver.requests.length, 1);
+      const req = receiver.requests[0]!;
+      assert.equal(req.method, 'POST');
+      assert.equal(req.url, '/hooks/smime');
+      assert.equal(req.headers['content-type'], 'application/json');
+      assert.equal(req.headers['user-agent'], 'smime-escrow-provider');
+      assert.equal(req.headers['idempotency-key'], `${notice.workflowId}/${notice.runId}/profile-reinstall`);
+      assert.deepEqual(JSON.parse(req.body.toString('utf8')), { type: 'smime.profile.reinstall-needed', version: 1, notice });
+    });
+
+    it('signs it the same way as a failure notice', async () => {
+      const secret = 'notify-test-secret';
+      await notifier({ hmacSecret: secret }).notifyProfileReinstall(sampleReinstallNotice());
+
+      const req = receiver.requests[0]!;
+      const timestamp = String(req.headers['x-signature-timestamp']);
+      assert.match(timestamp, /^\d+$/);
+      const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(`${timestamp}.`).update(req.body).digest('hex')}`);
+      const got = Buffer.from(String(req.headers['x-signature-sha256']));
+      assert.equal(got.length, expected.length);
+      assert.ok(timingSafeEqual(got, expected));
+    });
+
+    it('lists at most 1,000 devices, keeping the total', async () => {
+      const notice = sampleReinstallNotice({ total: 1200 }, 1200);
+      await notifier().notifyProfileReinstall(notice);
+
+      const sent = JSON.parse(receiver.requests[0]!.body.toString('utf8')).notice as typeof notice;
+      assert.equal(sent.devices.length, 1000);
+      assert.deepEqual(sent.devices, notice.devices.slice(0, 1000));
+      assert.equal(sent.total, 1200);
+    });
+
+    it('treats HTTP 503 as retryable NotifierUnavailable', async () => {
+      receiver.answer = (_req, res) => {
+        res.statusCode = 503;
+        res.end('maintenance');
+      };
+      const err = await failsWith(notifier().notifyProfileReinstall(sampleReinstallNotice()), 'NotifierUnavailable', false);
+      assert.match(err.message, /profile re-install webhook at .* answered HTTP 503: maintenance/);
+    });
+
+    it('treats HTTP 422 as a non-retryable ConfigurationError', async () => {
+      receiver.answer = (_req, res) => {
+        res.statusCode = 422;
+        res.end('{"error":"unknown event type smime.profile.reinstall-needed"}');
+      };
+      const err = await failsWith(notifier().notifyProfileReinstall(sampleReinstallNotice()), 'ConfigurationError', true);
+      assert.match(err.message, /HTTP 422/);
+      assert.match(err.message, /unknown event type/);
+    });
+
+    it('treats a redirect as a non-retryable ConfigurationError and does not follow it', async () => {
+      receiver.answer = (_req, res) => {
+        res.statusCode = 307;
+        res.setHeader('location', '/elsewhere');
+        res.end();
+      };
+      const err = await failsWith(notifier().notifyProfileReinstall(sampleReinstallNotice()), 'ConfigurationError', true);
+      assert.match(err.message, /redirect/);
+      assert.equal(receiver.requests.length, 1);
+    });
+
+    it('treats a refused connection as retryable', async () => {
+      const port = await closedPort();
+      const down = new WebhookNotifier({ url: `http://127.0.0.1:${port}/hook`, timeoutMs: 2000 });
+      await failsWith(down.notifyProfileReinstall(sampleReinstallNotice()), 'NotifierUnavailable', false);
+    });
   });
 });

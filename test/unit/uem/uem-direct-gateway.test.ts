@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { CredentialUpload, EscrowGateway } from '../../../src/activities/ceg/escrow-gateway';
-import { createUemDirectGateway, UemDirectGateway, type UemDirectGatewayOptions } from '../../../src/activities/uem/uem-direct-gateway';
+import type { CredentialUpload, CredentialGateway } from '../../../src/activities/ceg/credential-gateway';
+import { createUemDirectGateway, UemDirectGateway, type UemDirectGatewayOptions } from '../../../src/activities/ceg/uem-direct-gateway';
 import { ConfigError, loadConfig } from '../../../src/config';
 import { startUemSimulator, type UemSimulator } from '../../../src/peers/uem-sim/server';
 import { tempDir } from '../crypto/support';
@@ -169,7 +169,7 @@ describe('UemDirectGateway against the UEM simulator', function () {
   });
 
   it('offers no delete: UEM has no call to remove uploaded S/MIME certificates', () => {
-    const asGateway: EscrowGateway = gateway();
+    const asGateway: CredentialGateway = gateway();
     assert.equal(asGateway.delete, undefined);
     assert.equal(asGateway.type, 'uem-direct');
   });
@@ -278,17 +278,21 @@ describe('createUemDirectGateway', () => {
     assert.equal(gateway.type, 'uem-direct');
   });
 
-  it('refuses missing credentials and tenant code, naming the keys', () => {
+  it('refuses missing credentials and tenant code at worker start, naming the keys', () => {
     assert.throws(
-      () => createUemDirectGateway(config({ uemApiUrl: 'http://127.0.0.1:8081' })),
-      (err: unknown) => err instanceof ConfigError && /UEM_API_TENANT_CODE/.test(err.message) && /UEM_API_USERNAME/.test(err.message) && /GATEWAY_TYPE=uem-direct/.test(err.message),
+      () => loadConfig({ env: {}, overrides: { gatewayType: 'uem-direct', uemApiUrl: 'http://127.0.0.1:8081' }, role: 'worker' }),
+      (err: unknown) => err instanceof ConfigError && /UEM_API_TENANT_CODE/.test(err.message) && /UEM_API_USERNAME/.test(err.message),
+    );
+    assert.throws(
+      () => loadConfig({ env: {}, overrides: { gatewayType: 'uem-direct' }, role: 'worker' }),
+      (err: unknown) => err instanceof ConfigError && /UEM_API_URL: required when GATEWAY_TYPE=uem-direct/.test(err.message),
     );
   });
 
-  it('refuses a UEM_API_URL that is not an http(s) URL', () => {
+  it('refuses a UEM_API_URL that is not an https URL (plain http only to loopback)', () => {
     assert.throws(
       () => createUemDirectGateway(config({ uemApiUrl: 'ftp://uem.example.test', uemApiUsername: 'u', uemApiPassword: 'p', uemApiTenantCode: 't' })),
-      (err: unknown) => err instanceof ConfigError && /UEM_API_URL: not an http\(s\) URL/.test(err.message),
+      (err: unknown) => err instanceof ConfigError && /UEM_API_URL: must be an https URL/.test(err.message),
     );
   });
 });

@@ -40,25 +40,47 @@ describe('UEM simulator', function () {
   const get = (path: string, headers: Record<string, string>) => fetch(`${sim.url}${path}`, { headers });
   const goodHeaders = (version: number) => ({ Authorization: basic('api-user', 'api-Password'), 'aw-tenant-code': TENANT, Accept: `application/json;version=${version}` });
 
-  it('answers v2 by UUID with snake_case fields', async () => {
+  it('answers v2 by UUID with camelCase fields and no numeric id, as ReadEnrollmentUserV2Model', async () => {
     const response = await get('/api/system/users/AB12CD34-0000-4000-8000-000000000001', goodHeaders(2));
     assert.equal(response.status, 200);
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.email_address, 'user-ab12cd34@uem-sim.example.test');
+    assert.equal(body.emailAddress, 'user-ab12cd34@uem-sim.example.com');
+    assert.equal(body.userName, 'user-ab12cd34');
+    assert.equal(body.displayName, 'Sim User ab12cd34');
     assert.equal(body.uuid, 'ab12cd34-0000-4000-8000-000000000001');
+    assert.equal(body.email_address, undefined);
+    assert.equal(body.id, undefined);
+    assert.equal(body.Id, undefined);
+  });
+
+  it('a user read by UUID is found again by the v1 read of its id and by the v1 user search', async () => {
+    const uuid = 'cd34ab12-0000-4000-8000-000000000002';
+    await get(`/api/system/users/${uuid}`, goodHeaders(2));
+    const found = (await (await get('/api/system/users/search?username=user-cd34ab12', goodHeaders(1))).json()) as { Users: Array<{ Id: { Value: number }; Uuid: string }>; Total: number };
+    assert.equal(found.Total, 1);
+    assert.equal(found.Users[0]!.Uuid, uuid);
+    const byId = (await (await get(`/api/system/users/${found.Users[0]!.Id.Value}`, goodHeaders(1))).json()) as Record<string, unknown>;
+    assert.equal(byId.Uuid, uuid);
+    assert.equal(byId.Email, 'user-cd34ab12@uem-sim.example.com');
+  });
+
+  it('user search with no match answers 204 without a body', async () => {
+    const response = await get('/api/system/users/search?username=nobody-by-that-name', goodHeaders(1));
+    assert.equal(response.status, 204);
+    assert.equal(await response.text(), '');
   });
 
   it('answers v1 by numeric id with PascalCase fields', async () => {
     const response = await get('/api/system/users/4711', goodHeaders(1));
     const body = (await response.json()) as Record<string, unknown>;
-    assert.equal(body.Email, 'user-4711@uem-sim.example.test');
+    assert.equal(body.Email, 'user-4711@uem-sim.example.com');
     assert.deepEqual(body.Id, { Value: 4711 });
   });
 
   it('a fixture user may have an empty email, by UUID and by id', async () => {
     const v2 = (await (await get('/api/system/users/11111111-2222-4333-8444-555555555555', goodHeaders(2))).json()) as Record<string, unknown>;
     const v1 = (await (await get('/api/system/users/77', goodHeaders(1))).json()) as Record<string, unknown>;
-    assert.equal(v2.email_address, '');
+    assert.equal(v2.emailAddress, '');
     assert.equal(v1.Email, '');
   });
 
@@ -182,7 +204,7 @@ describe('UEM simulator: direct S/MIME upload (uploadsmimecerts)', function () {
   });
 
   it('a synthetic user (no fixture) takes a certificate for an address in the simulator\'s domain, and refuses any other', async () => {
-    const inDomain = await opensslCredential(work.path, { email: 'user-0a1b2c3d@uem-sim.example.test' });
+    const inDomain = await opensslCredential(work.path, { email: 'user-0a1b2c3d@uem-sim.example.com' });
     assert.equal((await post(9001, JSON.stringify({ Signing: object(inDomain) }))).status, 200);
     assert.match((await refusal(await post(9001, JSON.stringify({ Signing: object(signing) })))).message, /email address does not match/);
   });
@@ -195,7 +217,7 @@ describe('UEM simulator: direct S/MIME upload (uploadsmimecerts)', function () {
 describe('UEM simulator users and events', () => {
   it('synthetic users are stable and derive their email from the UUID or id', () => {
     assert.deepEqual(syntheticUserForUuid('ABCDEF01-0000-4000-8000-000000000000'), syntheticUserForUuid('abcdef01-0000-4000-8000-000000000000'));
-    assert.equal(syntheticUserForId('9').email, 'user-9@uem-sim.example.test');
+    assert.equal(syntheticUserForId('9').email, 'user-9@uem-sim.example.com');
     assert.match(syntheticUserForId('9').uuid, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-8[0-9a-f]{3}-[0-9a-f]{12}$/);
     const directory = new SimUserDirectory([{ uuid: 'abcdef01-0000-4000-8000-000000000000', status: 404 }]);
     assert.deepEqual(directory.lookUpByUuid('ABCDEF01-0000-4000-8000-000000000000'), { status: 404 });

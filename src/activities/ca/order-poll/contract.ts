@@ -6,7 +6,7 @@
  *
  *   POST /v1/orders                       place an order (or get the existing one for externalId)
  *        X-API-Key: <key>
- *        {csr, email, product: "smime-mailbox", usage, validityDays, externalId, displayName?}
+ *        {csr, email, product: "smime-mailbox", profile?, usage, validityDays, externalId, displayName?}
  *        → 201 Order (new) | 200 Order (externalId seen before, same CSR) | 409 (same externalId, other CSR)
  *   GET  /v1/orders/{orderId}             → 200 Order; "pending" is a normal answer, not an error
  *   GET  /v1/orders/{orderId}/certificate → 200 PEM chain (leaf first) | 409 not issued (yet)
@@ -16,6 +16,7 @@
  * (unknown order or serial), 409 (conflict / not ready), 429 and 5xx (try later).
  */
 import { z } from 'zod';
+import { CERTIFICATE_PROFILES } from '../../../domain/certificate-profile';
 
 export const API_KEY_HEADER = 'x-api-key';
 export const ORDER_PRODUCT = 'smime-mailbox';
@@ -32,6 +33,8 @@ export const orderRequestSchema = z.object({
   csr: z.string().min(1).max(20_000),
   email: z.email(),
   product: z.literal(ORDER_PRODUCT),
+  /** The CA/B Forum S/MIME generation of the Mailbox-validated product; absent: mailbox-strict. */
+  profile: z.enum(CERTIFICATE_PROFILES).optional(),
   /** Which S/MIME certificate: key usage digitalSignature (signing) or key encipherment/agreement. */
   usage: z.enum(['signing', 'encryption']),
   validityDays: z.number().int().min(1).max(825),

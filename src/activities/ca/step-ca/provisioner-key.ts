@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { calculateJwkThumbprint, importJWK, SignJWT, type CryptoKey, type JWK } from 'jose';
+import type { PublicationUrls } from '../../../domain/certificate-profile';
 import type { CredentialKind } from '../../../domain/enrollment';
 
 /** How long a one-time token is valid: long enough for clock skew, short enough to be useless later. */
@@ -44,8 +45,16 @@ export class ProvisionerKey {
         sans: [input.email],
         // step-ca checks SHA-256(CSR DER) against this before it signs: the token is good for our CSR only.
         cnf: { 'x5rt#S256': input.csrSha256.toString('base64url') },
-        // Read by the provider's S/MIME template (see docs in step-ca.ts): key usage and serial.
-        smime: { kind: input.kind, serial: `0x${input.serialHex}` },
+        // Read by the provider's S/MIME template (smime-template.ts): key usage, serial, the
+        // CA/B Forum profile's policies, and where relying parties find the CRL and the issuer.
+        smime: {
+          kind: input.kind,
+          serial: `0x${input.serialHex}`,
+          policies: input.policies,
+          crl: input.publication.crl,
+          ...(input.publication.caIssuers ? { caIssuers: input.publication.caIssuers } : {}),
+          ...(input.publication.ocsp ? { ocsp: input.publication.ocsp } : {}),
+        },
       },
     });
   }
@@ -98,6 +107,9 @@ export interface SignTokenInput {
   csrSha256: Buffer;
   jti: string;
   serialHex: string;
+  /** certificatePolicies: the reserved CA/B Forum OID first, then the organisation's. */
+  policies: string[];
+  publication: PublicationUrls;
 }
 
 function defaultAlgorithm(jwk: JWK): string {

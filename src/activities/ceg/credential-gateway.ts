@@ -26,11 +26,12 @@ export interface GatewayReceipt {
 }
 
 /**
- * Where finished credentials go. Errors typed where they are born: `GatewayRejected`
- * (non-retryable: our client certificate refused, a contract violation) or `GatewayUnavailable`.
- * Uploading the same credential twice must be harmless.
+ * The credential gateway: where finished credentials go, CEG or UEM directly (not to be confused
+ * with the escrow, the provider's own store of users' keys). Errors typed where they are born:
+ * `GatewayRejected` (non-retryable: our client certificate refused, a contract violation) or
+ * `GatewayUnavailable`. Uploading the same credential twice must be harmless.
  */
-export interface EscrowGateway {
+export interface CredentialGateway {
   readonly type: string;
   upload(credential: CredentialUpload): Promise<GatewayReceipt>;
   /** Optional: remove what was uploaded for a device (unenroll clean-up). */

@@ -1,5 +1,5 @@
 /**
- * The escrow gateway for tenants without a Credential Escrow Gateway: the credential goes
+ * The credential gateway for tenants without a Credential Escrow Gateway: the credential goes
  * straight to UEM through its REST System API,
  *
  *   POST {UEM_API_URL}/api/system/users/{EnrollmentUserId}/uploadsmimecerts
@@ -30,61 +30,51 @@ import type { Config } from '../../config';
 import { nonRetryable, retryable } from '../../domain/errors';
 import type { CredentialKind } from '../../domain/enrollment';
 import type { Logger } from '../../logging';
-import type { CredentialUpload, EscrowGateway, GatewayReceipt } from '../ceg/escrow-gateway';
-import { isTransientStatus, parseJsonObject, UemRestClient, uemConnectionFromSettings, type UemAnswer, type UemCredentials } from './uem-rest-client';
+import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
+import { acceptVersion, API_VERSIONS, smimeUploadBodyFor, UEM_PATHS, type UemSmimeUploadBody } from '../uem/rest-contract';
+import { isTransientStatus, retryDelayFor, sharedUemClient, UemRestClient, type UemAnswer, type UemCredentials } from '../uem/uem-rest-client';
+import { parseJsonObject } from '../transport';
 
-export interface UemDirectGatewayOptions extends UemCredentials {
-  /** e.g. https://as1234.awmdm.com (a trailing /api is tolerated). */
-  baseUrl: string;
-  /** The REST API key, sent as aw-tenant-code. */
-  tenantCode: string;
-  /** Upper bound of one upload (and of one token request). */
+export type UemDirectGatewayOptions = {
+  /** Upper bound of one upload (and of one token request of a client of its own). */
   timeoutMs: number;
   logger?: Logger;
-}
+} & (
+  | (UemCredentials & {
+      /** e.g. https://as1234.awmdm.com (a trailing /api is tolerated). */
+      baseUrl: string;
+      /** The REST API key, sent as aw-tenant-code. */
+      tenantCode: string;
+    })
+  | { /** A client shared with the other UEM adapters (token, rate-limit budget). */ client: UemRestClient }
+);
 
-/** One credential as UEM's SMIMECertificate model names it. */
-export interface UemSmimeCertificate {
-  /** The PKCS#12, base64. */
-  CertificatePayload: string;
-  Password: string;
-}
+// The wire shapes live in the UEM REST contract (src/activities/uem/rest-contract.ts).
+export type { UemSmimeCertificate, UemSmimeUploadBody } from '../uem/rest-contract';
 
-/** The body of uploadsmimecerts: the object for the kind being uploaded. */
-export type UemSmimeUploadBody = { Signing?: UemSmimeCertificate; Encryption?: UemSmimeCertificate };
+export const UEM_UPLOAD_ACCEPT = acceptVersion(API_VERSIONS.uploadSmimeCerts);
 
-export const UEM_UPLOAD_ACCEPT = 'application/json;version=1';
-
-/** The longest Retry-After we honour as a retry delay; longer waits are left to the next slot. */
-const MAX_RETRY_AFTER_MS = 15 * 60 * 1000;
 /** UEM's messages are short; a longer one is clipped so it cannot flood workflow history. */
 const MAX_UEM_MESSAGE_CHARS = 200;
 
 export function uploadSmimeCertsPath(enrollmentUserId: string): string {
-  return `/api/system/users/${encodeURIComponent(enrollmentUserId)}/uploadsmimecerts`;
+  return UEM_PATHS.uploadSmimeCerts(enrollmentUserId);
 }
 
 export function uploadSmimeCertsBody(kind: CredentialKind, pkcs12: Buffer, password: string): UemSmimeUploadBody {
-  const certificate: UemSmimeCertificate = { CertificatePayload: pkcs12.toString('base64'), Password: password };
-  return kind === 'signing' ? { Signing: certificate } : { Encryption: certificate };
+  return smimeUploadBodyFor(kind, pkcs12, password);
 }
 
-export class UemDirectGateway implements EscrowGateway {
+export class UemDirectGateway implements CredentialGateway {
   readonly type = 'uem-direct';
   private readonly client: UemRestClient;
   private readonly logger?: Logger;
+  private readonly timeoutMs: number;
 
   constructor(options: UemDirectGatewayOptions) {
-    if (!options.basic && !options.oauth) throw new Error('UemDirectGateway needs Basic credentials or an OAuth client');
     this.logger = options.logger;
-    this.client = new UemRestClient({
-      baseUrl: options.baseUrl,
-      tenantCode: options.tenantCode,
-      basic: options.basic,
-      oauth: options.oauth,
-      timeoutMs: options.timeoutMs,
-      unavailableType: 'GatewayUnavailable',
-    });
+    this.timeoutMs = options.timeoutMs;
+    this.client = 'client' in options ? options.client : new UemRestClient({ ...options, unavailableType: 'GatewayUnavailable' });
   }
 
   async upload(credential: CredentialUpload): Promise<GatewayReceipt> {
@@ -104,6 +94,8 @@ export class UemDirectGateway implements EscrowGateway {
       path,
       accept: UEM_UPLOAD_ACCEPT,
       json: JSON.stringify(uploadSmimeCertsBody(credential.kind, credential.pkcs12, credential.password)),
+      unavailableType: 'GatewayUnavailable',
+      timeoutMs: this.timeoutMs,
     });
     if (answer.status < 200 || answer.status > 299) throw this.failureFor(answer, what, credential);
     this.logger?.info(
@@ -126,7 +118,7 @@ export class UemDirectGateway implements EscrowGateway {
     const said = uem.message ? `: ${uem.message}` : '';
     const details = { httpStatus: answer.status, uemErrorCode: uem.errorCode, uemMessage: uem.message };
     if (isTransientStatus(answer.status)) {
-      const nextRetryDelayMs = answer.retryAfterMs === undefined ? undefined : Math.min(Math.max(answer.retryAfterMs, 1000), MAX_RETRY_AFTER_MS);
+      const nextRetryDelayMs = retryDelayFor(answer);
       this.logger?.warn({ ...details, retryAfterMs: answer.retryAfterMs }, 'UEM is unavailable for the direct upload');
       return retryable('GatewayUnavailable', `UEM did not take the ${what}: HTTP ${answer.status}${said}`, { ...details, retryAfterMs: answer.retryAfterMs }, { nextRetryDelayMs });
     }
@@ -169,14 +161,13 @@ function readUemError(answer: UemAnswer, sent: string[]): { errorCode?: number |
 /**
  * The gateway for GATEWAY_TYPE=uem-direct: UEM_API_URL, UEM_API_TENANT_CODE, and
  * UEM_API_USERNAME/UEM_API_PASSWORD or the UEM_OAUTH_* client (OAuth wins when both are set);
- * GATEWAY_TIMEOUT bounds each call. Missing settings stop the process with a ConfigError naming
- * each key.
+ * GATEWAY_TIMEOUT bounds each call.
  */
 export function createUemDirectGateway(config: Config, logger?: Logger): UemDirectGateway {
-  const connection = uemConnectionFromSettings(config, 'when GATEWAY_TYPE=uem-direct');
+  const client = sharedUemClient(config, logger);
   logger?.warn(
-    { gateway: 'uem-direct', uemHost: new URL(connection.baseUrl).host },
+    { gateway: 'uem-direct', uemHost: client.host },
     'credentials are uploaded straight to UEM: UEM receives and stores the private keys and their passwords (CEG avoids this; see docs/uem-direct-upload.md)',
   );
-  return new UemDirectGateway({ ...connection, timeoutMs: config.gatewayTimeout, logger });
+  return new UemDirectGateway({ timeoutMs: config.gatewayTimeout, logger, client });
 }
