@@ -19,6 +19,10 @@
  *      Temporal alone, as with the API on its own host), then with the last worker busy;
  *   5. history size of a delivered workflow and of one that failed after all 75 attempts.
  * Results: a table on stdout, bench/results/<stamp>.json and bench/results/<stamp>.svg.
+ *
+ * `--target cluster [--workers 1,2] [--no-floor]` runs the bursts on the production topology of
+ * `npm run cluster` instead (bench/cluster.ts): one and two workers, the Temporal floor on the
+ * cluster, CPU per enrollment for every process including PostgreSQL and Temporal's services.
  */
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -33,15 +37,20 @@ import { currentLoad, machineInfo } from './machine';
 import { fillKeyPool, measureAck, measureBurst, measureTemporalFloor } from './phases';
 import { plotSvg } from './plot';
 import { formatTable, judgeTargets, ratiosFor, type BenchSummary, type BurstConfig, type BurstResult } from './report';
+import { runClusterBench } from './cluster';
 import { BenchStack, freePort } from './stack';
 import { sleep } from './load';
 
-const USAGE = 'usage: npm run bench -- [--events N] [--concurrency C] [--warm-events N] [--configs ec,rsa-warm,rsa] [--ack-rate R] [--ack-seconds S] [--crypto-seconds S] [--floor-upserts] [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR] [--no-history] [--cpu-prof] [--keep]';
+const USAGE = 'usage: npm run bench -- [--target dev|cluster] [--workers 1,2] [--no-floor] [--events N] [--concurrency C] [--warm-events N] [--configs ec,rsa-warm,rsa] [--ack-rate R] [--ack-seconds S] [--crypto-seconds S] [--floor-upserts] [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR] [--no-history] [--cpu-prof] [--keep]';
 const FLOOR_TASK_QUEUE = 'bench-floor';
 const CONFIGS: readonly BurstConfig[] = ['ec', 'rsa-warm', 'rsa'];
 const CRYPTO_FLOOR_OF: Record<BurstConfig, CryptoFloorKind> = { rsa: 'rsa', 'rsa-warm': 'pooled-keys', ec: 'ec' };
 
 interface Options {
+  target: 'dev' | 'cluster';
+  /** --target cluster: the worker counts to burst with. */
+  workers: number[];
+  floor: boolean;
   events: number;
   concurrency: number;
   warmEvents: number;
@@ -84,6 +93,9 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       'phase-timeout': { type: 'string', default: '1800' },
+      target: { type: 'string', default: 'dev' },
+      workers: { type: 'string', default: '1,2' },
+      'no-floor': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -105,7 +117,12 @@ function parseOptions(argv: string[]): Options {
     if (at <= 0) throw new UsageError(`--worker-env wants KEY=VALUE, got "${pair}"`);
     workerEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
+  if (values.target !== 'dev' && values.target !== 'cluster') throw new UsageError(`--target must be dev or cluster, got "${values.target}"`);
+  const workers = values.workers.split(',').map((w) => whole('workers', w.trim(), 1));
   return {
+    target: values.target,
+    workers,
+    floor: !values['no-floor'],
     events: whole('events', values.events, 1),
     concurrency: whole('concurrency', values.concurrency, 1),
     warmEvents: whole('warm-events', values['warm-events'], 1),
@@ -137,6 +154,10 @@ function workerSettingsFor(config: BurstConfig, options: Options): Record<string
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.target === 'cluster') {
+    await runClusterBench({ ...options, configs: options.configs });
+    return;
+  }
   const started = new Date();
   const machine = machineInfo();
   const warnings: string[] = [];
