@@ -1,10 +1,9 @@
 import type { Requirement } from '../debian-packages';
 
 /**
- * Debian packages `npm run cluster` (and so `npm run test:cluster`) needs beyond what the test
- * suite does, in the shape of the bootstrap's list (src/tools/debian-packages.ts): that list takes
- * them with one line, `...CLUSTER_DEBIAN_PACKAGES,` (and its test's complete machine gains
- * `haproxy`), when the cluster suite joins `npm test`. PostgreSQL and OpenSSL are on it already.
+ * Debian packages `npm run cluster` (and so `npm run test:cluster`, part of `npm test`) needs
+ * beyond what the rest of the suite does; the bootstrap's list (src/tools/debian-packages.ts)
+ * includes them. PostgreSQL and OpenSSL are on it already.
  */
 export const CLUSTER_DEBIAN_PACKAGES: readonly Requirement[] = [
   // The TLS-terminating reverse proxy in front of the API replicas (Debian puts it in /usr/sbin).
