@@ -50,8 +50,10 @@ describe('the reconcile Schedule (dev server)', function () {
     assert.equal(await ensure(0), 'paused');
     assert.equal((await schedule()).state.paused, true);
     assert.equal((await schedule()).state.note, 'RECONCILE_EVERY=off');
-    assert.equal(await ensure(2 * HOUR_MS), 'unchanged');
+    assert.equal(Number((await schedule()).spec.intervals?.[0]?.every), 2 * HOUR_MS, 'off leaves the interval alone');
+    assert.equal(await ensure(2 * HOUR_MS), 'resumed');
     assert.equal((await schedule()).state.paused, false, 'back on: resumed');
+    assert.equal(await ensure(2 * HOUR_MS), 'unchanged');
   });
 
   it('an operator\'s pause (another note) is not undone by a worker start', async () => {
