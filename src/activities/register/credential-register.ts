@@ -306,7 +306,7 @@ export class CredentialRegister {
       requestKey,
       `state = 'issued', certificate_json = $2, serial = $3, thumbprint = $4, not_after = $5, ca_request_id = COALESCE($6, ca_request_id), escrow_id = $7,
        key_ciphertext = CASE WHEN CAST($7 AS TEXT) IS NULL THEN key_ciphertext ELSE NULL END, dek_wrapped = CASE WHEN CAST($7 AS TEXT) IS NULL THEN dek_wrapped ELSE NULL END`,
-      [JSON.stringify(certificate), certificate.serial, certificate.thumbprint, certificate.notAfter, issued.caRequestId ?? null, issued.escrowId ?? null],
+      [JSON.stringify(certificate), certificate.serial, certificate.thumbprint, instant(certificate.notAfter), issued.caRequestId ?? null, issued.escrowId ?? null],
       ['requested', 'pending', 'issued'],
     );
   }
@@ -328,7 +328,7 @@ export class CredentialRegister {
       );
       await tx.run(
         `UPDATE credentials SET state = 'active', gateway = $2, delivered_at = $3, pkcs12_profile = $4, key_ciphertext = NULL, dek_wrapped = NULL, updated_at = $5 WHERE id = $1`,
-        [row.id, delivery.gateway, delivery.deliveredAt, delivery.pkcs12Profile, now],
+        [row.id, delivery.gateway, instant(delivery.deliveredAt), delivery.pkcs12Profile, now],
       );
       return toCredential((await tx.one<Row>(`SELECT ${COLUMNS} FROM credentials WHERE id = $1`, [row.id]))!);
     });
@@ -358,7 +358,7 @@ export class CredentialRegister {
     if (filter.deviceUuid) add('device_uuid = ?', filter.deviceUuid);
     if (filter.userUuid) add('enrollment_user_uuid = ?', filter.userUuid);
     if (filter.state) add('state = ?', filter.state);
-    if (filter.expiringBefore) add('not_after < ?', filter.expiringBefore);
+    if (filter.expiringBefore) add('not_after < ?', instant(filter.expiringBefore));
     if (page.after !== undefined) add('seq < ?', page.after);
     params.push(page.size);
     const where = clauses.length > 0 ? `WHERE ${clauses.join(' AND ')}` : '';
@@ -402,10 +402,10 @@ export class CredentialRegister {
   async holders(filter: HolderFilter, page: { after: number; limit: number }): Promise<HeldPage> {
     const clauses: string[] = [];
     const params: unknown[] = [];
-    if (filter.expiringBefore) clauses.push(`AND c.not_after < $${params.push(filter.expiringBefore)}`);
+    if (filter.expiringBefore) clauses.push(`AND c.not_after < $${params.push(instant(filter.expiringBefore))}`);
     if (filter.deviceUuid) clauses.push(`AND c.device_uuid = $${params.push(filter.deviceUuid)}`);
     if (filter.userUuid) clauses.push(`AND c.enrollment_user_uuid = $${params.push(filter.userUuid)}`);
-    if (filter.deliveredBefore) clauses.push(`AND c.delivered_at < $${params.push(filter.deliveredBefore)}`);
+    if (filter.deliveredBefore) clauses.push(`AND c.delivered_at < $${params.push(instant(filter.deliveredBefore))}`);
     return this.held(clauses.join(' '), params, page);
   }
 
@@ -484,7 +484,7 @@ export class CredentialRegister {
 
   /** How many active credentials expire before `before` (the expiry gauge). */
   async countActiveExpiringBefore(before: string): Promise<number> {
-    const row = await this.db.one<{ n: number }>("SELECT count(*) AS n FROM credentials WHERE state = 'active' AND not_after < $1", [before]);
+    const row = await this.db.one<{ n: number }>("SELECT count(*) AS n FROM credentials WHERE state = 'active' AND not_after < $1", [instant(before)]);
     return Number(row?.n ?? 0);
   }
 
@@ -535,6 +535,16 @@ function toCredential(row: Row): RegisteredCredential {
 /** What a row's private key is bound to (its ciphertext does not open on another row). */
 function identity(id: string, owner: { enrollmentUserUuid: string; kind: CredentialKind; deviceUuid: string }): KeyOwnerIdentity {
   return { id, enrollmentUserUuid: owner.enrollmentUserUuid, kind: owner.kind, scope: `register:${owner.deviceUuid}` };
+}
+
+/**
+ * An instant as the register stores and compares it: UTC ISO 8601 with milliseconds. SQLite keeps
+ * times as text and compares them as text, so "…00Z" and "…00.000Z" must never meet.
+ */
+function instant(value: string): string {
+  const ms = Date.parse(value);
+  if (Number.isNaN(ms)) throw new Error(`not an instant: ${JSON.stringify(value)}`);
+  return new Date(ms).toISOString();
 }
 
 function lockOf(requestKey: string): string {
