@@ -15,7 +15,7 @@
  */
 import { parseArgs } from 'node:util';
 import { Client, Connection } from '@temporalio/client';
-import { msNumberToTs } from '@temporalio/common/lib/time';
+import { msNumberToTs } from '../temporal/sdk-internals';
 import { temporal } from '@temporalio/proto';
 import { parseDuration } from '../domain/schedule';
 import { ConfigError, loadConfig } from '../config';

@@ -13,6 +13,8 @@
  * Pure and free of Node built-ins: the workflow sandbox loads it.
  */
 import { ApplicationFailure, METADATA_ENCODING_KEY, type Payload } from '@temporalio/common';
+// The SDK's own UTF-8 codec, as the sandbox has no TextEncoder of Node's; not via sdk-internals.ts,
+// whose client helpers must stay out of the workflow bundle.
 import { decode as fromUtf8, encode as utf8 } from '@temporalio/common/lib/encoding';
 
 export const REFUSED_ENCODING = 'binary/refused';

@@ -9,9 +9,14 @@
  *   encodeUnifiedSearchAttributes: payloads through the provider's data converter, for the raw
  *   history and start calls the client has no typed method for (client.workflow.start drops the
  *   answer's `started` and `status`, which tell a start from a join in one call);
- * - historyFromJSON: a history exported as JSON (the UI, `temporal workflow show -o json`) for replay.
+ * - historyFromJSON: a history exported as JSON (the UI, `temporal workflow show -o json`) for replay;
+ * - msNumberToTs: a namespace's retention as the proto duration registerNamespace takes.
+ *
+ * One exception lives elsewhere: refused-payload.ts runs inside the workflow sandbox, which must not
+ * load this file's client helpers, so it takes the SDK's sandbox-safe UTF-8 codec directly.
  */
 export { executionInfoFromRaw } from '@temporalio/client/lib/helpers';
 export { decodeArrayFromPayloads, encodeMapToPayloads, encodeToPayloads, encodeToPayloadsWithContext, encodeUserMetadata } from '@temporalio/common/lib/internal-non-workflow';
 export { encodeUnifiedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
 export { historyFromJSON, historyToJSON } from '@temporalio/common/lib/proto-utils';
+export { msNumberToTs } from '@temporalio/common/lib/time';

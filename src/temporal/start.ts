@@ -23,6 +23,7 @@ import { temporal } from '@temporalio/proto';
 import { decodeArrayFromPayloads, encodeMapToPayloads, encodeToPayloadsWithContext, encodeUnifiedSearchAttributes, encodeUserMetadata } from './sdk-internals';
 import { provisioningWorkflowId, type EnrollmentEvent } from '../domain/enrollment';
 import { fleetSearchAttributes } from '../workflows/fleet-definitions';
+import type { retireSmime } from '../workflows';
 import type { ProvisioningPolicy } from '../domain/policy';
 import { DELIVERY_FAILED } from '../domain/errors';
 import {
@@ -260,7 +261,7 @@ async function retireClosedRun(client: Client, workflowId: string, runId: string
     reason,
   };
   try {
-    await client.workflow.start(RETIRE_WORKFLOW_TYPE, {
+    await client.workflow.start<typeof retireSmime>(RETIRE_WORKFLOW_TYPE, {
       workflowId: retireWorkflowId(workflowId, runId),
       taskQueue,
       args: [retireInput],

@@ -38,6 +38,7 @@ import {
 } from '../../domain/certificate-profile';
 import type { CredentialKind } from '../../domain/enrollment';
 import { nonRetryable } from '../../domain/errors';
+import { DAY_MS } from '../../domain/schedule';
 import { certificatePublicKeySha256, splitPemBundle } from '../crypto/certificate-info';
 import { nodeCrypto, x509 } from '../crypto/x509';
 
@@ -86,7 +87,6 @@ export interface IssuedCertificateCheck {
   check(returned: ReturnedCertificate, expected: CertificateExpectation): Promise<void>;
 }
 
-const DAY_MS = 86_400_000;
 /** Clock difference tolerated between the CA and this host for notBefore. */
 const CLOCK_SKEW_MS = 5 * 60_000;
 /** CAs backdate notBefore (step-ca by a minute, others by up to a day). */

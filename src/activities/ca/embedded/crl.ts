@@ -13,8 +13,8 @@ import { open, readFile, rename, unlink } from 'node:fs/promises';
 import * as asn1js from 'asn1js';
 import type { RevocationReason } from '../certificate-authority';
 import { x509 } from '../../crypto/x509';
+import { DAY_MS } from '../../../domain/schedule';
 
-const DAY_MS = 86_400_000;
 const CRL_NUMBER_OID = '2.5.29.20';
 
 export const CRL_LIFETIMES = {
