@@ -1,7 +1,7 @@
 /**
  * The fleet on the dev server with real activities, the UEM simulator's inventory (through the
  * real UEM REST adapter), the CEG simulator and the embedded CA: a backfill of a smart group, a
- * second one that starts nothing, an enrollment event racing a backfill, a reconcile that delivers
+ * second one that starts nothing, an enrollment event racing a backfill and a reconcile, a reconcile that delivers
  * silently added devices and retires silently deleted ones, its refusal to retire a fleet UEM
  * suddenly does not list, and register rows that outlive Temporal's retention.
  *
@@ -127,6 +127,18 @@ describe('the fleet: backfill and reconcile (dev server, UEM and CEG simulators,
     await handle.result();
     assert.equal(result.counts.devicesSeen, 1);
     assert.equal(result.counts.started + result.counts.alreadyRunning + result.counts.alreadyDelivered, 1);
+    const runs = await stack.client.workflow.count(`WorkflowId = '${handle.workflowId}'`);
+    assert.equal(runs.count, 1, 'one provisioning run for the device');
+  });
+
+  it('an enrollment event arriving during a reconcile of the same device gives one run', async () => {
+    const [device] = addDevices(1, 44);
+    const event = enrollmentEvent({ ...device!, email: undefined });
+    const [handle, reconcileId] = await Promise.all([stack.start(event), startReconciliation(stack.client, stack.taskQueue, { scope: { smartGroupId: 44 } })]);
+    const result = await sweepResult(reconcileId);
+    await handle.result();
+    assert.equal(result.counts.started + result.counts.alreadyRunning + result.counts.alreadyDelivered, 1, 'the reconcile met the device once');
+    assert.equal(result.counts.retired, 0);
     const runs = await stack.client.workflow.count(`WorkflowId = '${handle.workflowId}'`);
     assert.equal(runs.count, 1, 'one provisioning run for the device');
   });
