@@ -92,6 +92,7 @@ describe('fleet sweeps through the management API (dev server, UEM and CEG simul
         keys: onDemandKeys({ algorithm: 'ec', rsaBits: 2048, ecCurve: 'P-256' }),
         recipientCertificatePem: undefined,
         fleet: { reconcileScope: {}, ratePerSecond: 50, pageSize: 100, renewBeforeMs: 30 * DAY, retireLimitPercent: 25 },
+        smimeProfileId: 77,
       },
     });
     // The API as deployed next to the worker: same task queue, same DATA_DIR/escrow.db, its own connection to it.
@@ -377,6 +378,8 @@ describe('fleet sweeps through the management API (dev server, UEM and CEG simul
     const encryption = ((await call('GET', `/v1/credentials?deviceUuid=${device.deviceUuid}`, VIEWER_TOKEN)).json as { items: CredentialAnswer[] }).items.filter((i) => i.kind === 'encryption');
     assert.deepEqual(encryption.map((i) => i.state).sort(), ['active', 'superseded']);
     assert.equal(new Set(encryption.map((i) => i.serialNumber)).size, 1, 'the same certificate, delivered again');
+    const installs = uem.profileInstalls().filter((i) => i.deviceUuid === device.deviceUuid);
+    assert.deepEqual(installs.map((i) => i.profileId), [77], 'one profile install recorded by UEM');
   });
 
   it('a renewal that selects nothing completes with zeros; a finished one cannot be cancelled', async () => {
