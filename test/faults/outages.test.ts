@@ -10,7 +10,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Context } from '@temporalio/activity';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { createActivities, type ActivityDeps } from '../../src/activities';
@@ -27,7 +26,7 @@ import { startCegSimulator, type CegSimulator } from '../../src/peers/ceg-sim';
 import { ensureDevPki } from '../../src/peers/dev-pki';
 import { developmentSettings } from '../../src/tools/dev-settings';
 import { WORKFLOW_TYPE, type DeliveryReport } from '../../src/workflows/definitions';
-import { createTimeSkippingEnv, workflowBundle } from '../helpers/temporal';
+import { createTimeSkippingEnv, holdingTime, workflowBundle } from '../helpers/temporal';
 import { report } from './support';
 
 interface Outage {
@@ -41,14 +40,21 @@ interface Tally {
   refused: number;
 }
 
-/** Server time of the running activity attempt (the test server's skipped clock, not the host's). */
-const serverNow = () => Context.current().info.currentAttemptScheduledTimestampMs;
-const down = (outage: Outage) => serverNow() >= outage.from && serverNow() < outage.until;
+/**
+ * The server's (skipped) clock while an attempt runs: the activities hold it (holdingTime), so it
+ * reads the instant the attempt started. Not the attempt's scheduled timestamp: for a retry that
+ * lands on a delivery slot, the test server reports when the retry was decided, hours before.
+ */
+let serverNow: () => Promise<number> = () => Promise.reject(new Error('no test environment'));
+const down = async (outage: Outage) => {
+  const now = await serverNow();
+  return now >= outage.from && now < outage.until;
+};
 
 /** `call`, unless `outage` covers the current server time: then a retryable `failureType`, counted. */
 async function unlessDown<T>(outage: Outage, tally: Tally, failureType: 'CaUnavailable' | 'GatewayUnavailable', call: () => Promise<T>): Promise<T> {
   tally.calls += 1;
-  if (down(outage)) {
+  if (await down(outage)) {
     tally.refused += 1;
     throw retryable(failureType, `${failureType === 'CaUnavailable' ? 'CA' : 'gateway'} is down (fault test)`);
   }
@@ -80,6 +86,7 @@ describe('fault: CA and gateway outages lasting days (time skipping)', function 
 
   before(async () => {
     env = await createTimeSkippingEnv();
+    serverNow = () => env.currentTimeMs();
   });
 
   after(async () => {
@@ -112,7 +119,7 @@ describe('fault: CA and gateway outages lasting days (time skipping)', function 
         namespace: 'default',
         taskQueue,
         workflowBundle: await workflowBundle(),
-        activities: createActivities(withOutages(deps, ca, gateway, tally)),
+        activities: holdingTime(env, createActivities(withOutages(deps, ca, gateway, tally))),
       });
       const event = { ...simulatedEnrollment(0), eventTime: new Date(t0).toISOString() };
       const result = await worker.runUntil(async () => {
