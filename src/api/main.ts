@@ -23,6 +23,13 @@ import { bearerTokenMatcher, parseApiTokens } from './auth';
 import { LazyCredentialRegister } from './credential-reader';
 import { createTemporalClient } from './temporal-client';
 
+/**
+ * The request line and headers the API reads (Node's default is 16 KiB). Room for the longest page
+ * token hostile input can send (PAGE_TOKEN_MAX_LENGTH characters of 4 bytes, percent-encoded), so it
+ * is answered with a 4xx; anything longer still gets Node's 431.
+ */
+const API_MAX_HEADER_BYTES = 64 * 1024;
+
 export async function runApi(config: Config, logger: Logger): Promise<{ server: Server; stop(): Promise<void> }> {
   const { client, connection } = createTemporalClient(config);
   const registry = new Registry();
@@ -41,7 +48,12 @@ export async function runApi(config: Config, logger: Logger): Promise<{ server: 
   const app = createApp({ client, config, logger, registry, credentials, extraRouters: [codecRouter], extraOperations: codecOperations });
   const tls = config.apiTlsCert && config.apiTlsKey ? { certFile: config.apiTlsCert, keyFile: config.apiTlsKey } : undefined;
   const readTls = () => (tls ? { cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) } : undefined);
-  const server: Server = tls ? createHttpsServer({ ...readTls(), minVersion: 'TLSv1.2' }, app) : createHttpServer(app);
+  const server: Server = tls ? createHttpsServer({ ...readTls(), minVersion: 'TLSv1.2', maxHeaderSize: API_MAX_HEADER_BYTES }, app) : createHttpServer({ maxHeaderSize: API_MAX_HEADER_BYTES }, app);
+  // Idle keep-alive connections outlive the clients' and proxies' own idle timeouts (HAProxy, ingress,
+  // load balancers: 60 s is common), so it is never the API that closes a connection a client is just
+  // reusing — the race that shows as a reset request on the client's side.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(config.apiPort, config.apiHost, () => {

@@ -8,7 +8,7 @@ import { isSweepId } from '../../temporal/fleet';
 import { SWEEP_ID_PREFIX, type SweepKind } from '../../workflows/fleet-definitions';
 import { defineOperation, JSON_BODY_PROBLEMS, TEMPORAL_UNAVAILABLE } from '../openapi/operation';
 import { CredentialList, ListCredentialsQuery } from '../schemas/credentials';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_TOKEN_PATTERN } from '../schemas/enrollments';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, PAGE_TOKEN_MAX_LENGTH, PAGE_TOKEN_PATTERN } from '../schemas/enrollments';
 import {
   BackfillList,
   BackfillView,
@@ -42,7 +42,7 @@ export const listCredentials = defineOperation({
 
 const ListSweepsQuery = z.strictObject({
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
-  pageToken: z.string().regex(PAGE_TOKEN_PATTERN, 'not a page token').max(8192).optional().meta({ description: 'nextPageToken of the previous page' }),
+  pageToken: z.string().regex(PAGE_TOKEN_PATTERN, 'not a page token').max(PAGE_TOKEN_MAX_LENGTH).optional().meta({ description: 'nextPageToken of the previous page' }),
 });
 
 const KIND_WORDS: Record<SweepKind, { noun: string; plural: string; path: string; title: string }> = {

@@ -17,6 +17,12 @@ export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 /** What `encodePageToken` writes: Temporal's token and a check value, both base64url. */
 export const PAGE_TOKEN_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+/**
+ * The longest page token the API accepts: Temporal's own tokens, signed, stay far below it. Bounded
+ * so that even a token of 4-byte characters, percent-encoded, fits in the API's request-line limit
+ * (API_MAX_HEADER_BYTES) and is answered with a 4xx instead of a closed connection.
+ */
+export const PAGE_TOKEN_MAX_LENGTH = 4096;
 
 export const EXECUTION_STATUSES = ['RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT', 'CONTINUED_AS_NEW', 'UNKNOWN'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -37,7 +43,7 @@ export const ListEnrollmentsQuery = z.strictObject({
   deviceUuid: UuidInput.optional(),
   userUuid: UuidInput.optional().meta({ description: 'EnrollmentUserUUID' }),
   pageSize: z.coerce.number().int().min(1).max(MAX_PAGE_SIZE).default(DEFAULT_PAGE_SIZE),
-  pageToken: z.string().regex(PAGE_TOKEN_PATTERN, 'not a page token').max(8192).optional().meta({ description: 'nextPageToken of the previous page' }),
+  pageToken: z.string().regex(PAGE_TOKEN_PATTERN, 'not a page token').max(PAGE_TOKEN_MAX_LENGTH).optional().meta({ description: 'nextPageToken of the previous page' }),
 });
 
 export const StartEnrollmentRequest = z

@@ -32,7 +32,8 @@ const Reason = z
   .trim()
   .min(1, 'a reason is required')
   .max(200)
-  .regex(/^[^\p{Cc}]+$/u, 'must be one line without control characters')
+  // Control characters spelled as ranges (Cc is U+0000–U+001F and U+007F–U+009F): the same set, in a form every JSON Schema tool can use.
+  .regex(/^[^\u0000-\u001f\u007f-\u009f]+$/, 'must be one line without control characters')
   .meta({ description: 'Why (e.g. "CA key compromise"): in every renewal run, the register and the re-install notice', examples: ['CA key compromise'] });
 
 /** Exactly one of `keys` is present: zod checks it (with a message that names them), the document says it as oneOf. */
