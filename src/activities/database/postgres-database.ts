@@ -97,6 +97,14 @@ export class PostgresDatabase implements ProviderDatabase {
       throw classify(error);
     });
     let discard = false;
+    // A checked-out connection that dies between two queries (a server restart, a failover) is
+    // reported as an 'error' event on the client, which would end the process unheard: the
+    // transaction fails with the next query instead, and the connection is not reused.
+    const onConnectionError = (error: Error) => {
+      discard = true;
+      this.#logger.warn({ error: error.message }, 'database: a connection in use failed');
+    };
+    client.on('error', onConnectionError);
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<{ nowMs: number }>(lockKey ? LOCK_AND_NOW : NOW, lockKey ? [advisoryLockId(lockKey)] : []);
@@ -109,6 +117,7 @@ export class PostgresDatabase implements ProviderDatabase {
       });
       throw classify(error);
     } finally {
+      client.off('error', onConnectionError);
       client.release(discard);
     }
   }
