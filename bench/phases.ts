@@ -51,6 +51,8 @@ export interface BurstOptions {
   events: number;
   concurrency: number;
   timeoutMs: number;
+  /** Runs once every event has been sent, before waiting for the workflows to close (e.g. a heap snapshot with all of them open). */
+  afterSend?: () => Promise<void>;
 }
 
 const statusKey = (status: Sent['status']) => String(status);
@@ -70,6 +72,7 @@ async function measure(
 
   const sent = await options.send(new Progress(`${options.label} send`));
   const acknowledged = sent.filter((s) => s.workflowId);
+  await options.afterSend?.();
   await waitForClosed(client, query, acknowledged.length, { timeoutMs: options.timeoutMs, label: 'closed' }, new Progress(`${options.label} wait`));
   const closed = await closedWorkflows(client, query);
   const ended = Date.now();
@@ -135,11 +138,11 @@ export function measureBurst(stack: BenchStack, options: BurstOptions): Promise<
 }
 
 /** The same number of floor workflows started straight on Temporal (the floor worker must be running). */
-export function measureTemporalFloor(stack: BenchStack, options: BurstOptions & { taskQueue: string; stageUpserts: boolean }): Promise<ThroughputMeasurement> {
+export function measureTemporalFloor(stack: BenchStack, options: BurstOptions & { taskQueue: string }): Promise<ThroughputMeasurement> {
   return measure(stack, {
     ...options,
     workflowType: 'floorWorkflow',
-    send: async (progress) => startFloorWorkflows(await stack.client(), { count: options.events, concurrency: options.concurrency, taskQueue: options.taskQueue, stageUpserts: options.stageUpserts }, progress),
+    send: async (progress) => startFloorWorkflows(await stack.client(), { count: options.events, concurrency: options.concurrency, taskQueue: options.taskQueue }, progress),
   });
 }
 
