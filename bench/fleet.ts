@@ -9,6 +9,10 @@
  * - `sweep`: the sweep alone. bench/fleet-worker.ts runs the sweep with the worker's code but starts
  *   the provisioning runs on a task queue nobody polls, so the starts rate, the sweep's history and
  *   the memory of sweeping N devices are measured at sizes whose deliveries would take hours here.
+ *   A renewal selects devices holding delivered credentials, which parked runs never deliver: its
+ *   N devices are written into the credential register first (`seedRegister`, through the
+ *   register's own methods: requested → issued → active, one row per credential kind), other
+ *   devices than the backfill's.
  *
  * Measured per phase: starts per second against the configured rate (from the runs' start times
  * in Temporal's visibility; busiest second), the sweep's wall time, delivered per second (deliver
@@ -17,9 +21,13 @@
  * the sweep's history over all its runs (continue-as-new), and one provisioning run's history
  * (for a renewal: the run including finishRenewal).
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Client } from '@temporalio/client';
+import { buildActivityDeps, closeActivityDeps } from '../src/activities/deps';
 import { simulatedEnrollment, enrollSilently } from '../src/cli/simulate';
-import { SETTINGS } from '../src/config';
+import { loadConfig, SETTINGS } from '../src/config';
+import { provisioningWorkflowId, type CredentialKind } from '../src/domain/enrollment';
+import { createLogger } from '../src/logging';
 import { Progress } from '../src/tools/progress';
 import { describeSweep, startBackfill, startRenewal } from '../src/temporal/fleet';
 import type { SweepKind, SweepProgress } from '../src/workflows/fleet-definitions';
@@ -97,6 +105,48 @@ export interface FleetOptions {
 export async function addSilentDevices(stack: BenchStack, devices: number): Promise<void> {
   const events = Array.from({ length: devices }, (_, i) => simulatedEnrollment(i));
   await enrollSilently(events, { uemUrl: stack.uemSimUrl, batchSize: 5000 }, new Progress('UEM inventory'));
+}
+
+/**
+ * Write N devices into the credential register as holding delivered, active credentials (the
+ * configured kinds), as a backfill's runs would have left them: `sweep` mode's renewal selects
+ * them. The certificates are placeholders (serial, thumbprint, a year's validity): the parked
+ * renewal runs never read them. Run it before a worker opens the database.
+ */
+export async function seedRegister(stack: BenchStack, env: Record<string, string>, devices: number): Promise<void> {
+  const config = loadConfig({ env: { ...stack.env, ...env } });
+  const deps = await buildActivityDeps(config, createLogger({ level: 'silent' }));
+  const progress = new Progress('register');
+  try {
+    const now = Date.now();
+    for (let i = 0; i < devices; i += 1) {
+      const event = simulatedEnrollment(i);
+      const workflowId = provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid);
+      const runId = randomUUID();
+      for (const kind of config.credentialKinds as CredentialKind[]) {
+        const requestKey = `bench-seed:${workflowId}:${kind}`;
+        await deps.register.begin({ requestKey, workflowId, runId, enrollmentUserUuid: event.enrollmentUserUuid, deviceUuid: event.deviceUuid, deviceId: event.deviceId, platform: event.platform, kind, email: event.email! });
+        const serial = randomBytes(16).toString('hex');
+        await deps.register.markIssued(requestKey, {
+          certificate: {
+            certificatePem: '-----BEGIN CERTIFICATE-----\n(bench placeholder)\n-----END CERTIFICATE-----\n',
+            chainPem: [],
+            serial,
+            thumbprint: randomBytes(32).toString('hex'),
+            notBefore: new Date(now).toISOString(),
+            notAfter: new Date(now + 365 * 86_400_000).toISOString(),
+            subject: `E=${event.email}`,
+            issuer: 'CN=bench placeholder',
+          },
+        });
+        await deps.register.markDelivered(requestKey, { gateway: 'ceg', deliveredAt: new Date(now).toISOString(), pkcs12Profile: 'legacy' });
+      }
+      if (i % 100 === 99) progress.update(`${i + 1}/${devices} devices`);
+    }
+    progress.done(`${devices} devices hold active ${config.credentialKinds.join(' and ')} credentials in the register`);
+  } finally {
+    await closeActivityDeps(deps);
+  }
 }
 
 export async function measureBackfill(stack: BenchStack, options: FleetOptions): Promise<FleetPhaseResult> {

@@ -292,7 +292,7 @@ function describeHeap(heap: HeapFigures): string {
 
 function describeFleet(f: FleetPhaseResult): string[] {
   const lines: string[] = [];
-  const mode = f.mode === 'sweep' ? 'sweep only: runs started on a task queue nobody polls' : 'every run delivered';
+  const mode = f.mode === 'deliver' ? 'every run delivered' : `sweep only: runs started on a task queue nobody polls${f.kind === 'renewal' ? '; the devices written into the register first' : ''}`;
   lines.push(`${f.kind} of ${f.devices} EC devices (${mode}), FLEET_RATE ${f.configuredRate}, page size ${f.pageSize}; load average ${f.loadAverage.start.toFixed(2)} → ${f.loadAverage.end.toFixed(2)}`);
   const c = f.counts;
   if (c) lines.push(`  counts: seen ${c.devicesSeen}, selected ${c.selected}, started ${c.started}, already delivered ${c.alreadyDelivered}, already running ${c.alreadyRunning}, skipped ${c.skipped}, failed ${c.failed}${f.outcomes ? `; outcomes ${JSON.stringify(f.outcomes)}` : ''}`);

@@ -24,7 +24,8 @@
  *   5. history size of a delivered workflow and of one that failed after all 75 attempts.
  * Phases `backfill` and `renewal` (bench/fleet.ts) run on a fresh stack per `--devices` size: a
  * backfill of N EC devices from the UEM simulator's inventory, and (renewal) a renewal on demand of
- * every device after it.
+ * every device after it — delivered to the end (`--fleet-mode deliver`), or the sweeps alone with
+ * their runs parked (`--fleet-mode sweep`, for sizes whose deliveries would take hours here).
  * Results: a table on stdout, bench/results/<stamp>.json and (core) bench/results/<stamp>.svg.
  */
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
@@ -34,7 +35,7 @@ import { parseArgs } from 'node:util';
 import { projectPath } from '../src/tools/paths';
 import { say } from '../src/tools/progress';
 import { measureCryptoFloor, type CryptoFloorKind, type CryptoFloorResult } from './crypto-floor';
-import { addSilentDevices, measureBackfill, measureRenewal, PARKED_TASK_QUEUE, type FleetMode, type FleetPhaseResult } from './fleet';
+import { addSilentDevices, measureBackfill, measureRenewal, PARKED_TASK_QUEUE, seedRegister, type FleetMode, type FleetPhaseResult } from './fleet';
 import { FLOOR_ACTIVITIES_PER_WORKFLOW } from './floor/activities';
 import { deliveredHistory, failedAfterAllAttemptsHistory } from './history';
 import { currentLoad, machineInfo } from './machine';
@@ -134,9 +135,6 @@ function parseOptions(argv: string[]): Options {
   if (phases.length === 0) throw new UsageError('--phase: name at least one phase');
   const fleetMode = values['fleet-mode'] as FleetMode;
   if (fleetMode !== 'deliver' && fleetMode !== 'sweep') throw new UsageError('--fleet-mode must be deliver or sweep');
-  if (fleetMode === 'sweep' && phases.includes('renewal')) {
-    throw new UsageError('--fleet-mode sweep measures backfills only: a renewal selects devices holding delivered credentials, and sweep mode delivers none');
-  }
   const workerEnv: Record<string, string> = {};
   for (const pair of values['worker-env']) {
     const at = pair.indexOf('=');
@@ -320,6 +318,8 @@ async function runFleet(options: Options, warnings: string[]): Promise<NonNullab
     try {
       say('fleet', `stack up in ${stack.dataDir}`);
       const workerName = options.fleetMode === 'sweep' ? 'fleet-worker' : 'worker';
+      // Sweep mode delivers nothing: the renewal's devices are written into the register (before a worker opens it).
+      if (options.fleetMode === 'sweep' && renew) await seedRegister(stack, workerEnv, devices);
       if (options.fleetMode === 'sweep') await stack.startProgram('fleet-worker', 'bench/fleet-worker.ts', { ...workerEnv, BENCH_PARKED_TASK_QUEUE: PARKED_TASK_QUEUE }, /"msg":"fleet worker polling"/);
       else await stack.startWorker(workerEnv);
       await addSilentDevices(stack, devices);
