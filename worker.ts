@@ -6,7 +6,12 @@
  *
  * Installs the SDK runtime (pino logs, Prometheus metrics), connects to Temporal as configured
  * (dev server, self-hosted with TLS/mTLS, or Temporal Cloud with mTLS or an API key), registers
- * the workflows and activities, and drains gracefully on SIGINT/SIGTERM.
+ * the workflows and activities, and drains gracefully on SIGINT/SIGTERM: polling stops at once,
+ * in-flight activities get WORKER_SHUTDOWN_GRACE to finish (then they are cancelled and their
+ * attempt fails, to be retried elsewhere), and the process exits at the latest 10 s after that.
+ *
+ * Compiled (`npm run build`, then `node dist/worker.js`) it runs the prebuilt workflow bundle;
+ * from source (`npm run worker`) it bundles the workflows as it starts.
  */
 import { Client } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
@@ -19,7 +24,12 @@ import { refuseUnencryptedActivities } from './src/temporal/activity-interceptor
 import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from './src/temporal/data-converter';
 import { ensureReconcileSchedule } from './src/temporal/fleet';
 import { installRuntime } from './src/temporal/runtime';
+import { startWorkerHealthServer, type WorkerHealthServer } from './src/temporal/worker-health';
+import { workflowCode } from './src/temporal/workflow-code';
 import { reconcileScheduleId } from './src/workflows/fleet-definitions';
+
+/** After the grace time, how long cancelled activities get before the worker gives up on them. */
+const SHUTDOWN_FORCE_AFTER_GRACE_MS = 10_000;
 
 export async function runWorker(config: Config, logger: Logger): Promise<void> {
   installRuntime({ logger, metricsBindAddress: `${config.workerMetricsHost}:${config.workerMetricsPort}` });
@@ -35,28 +45,51 @@ export async function runWorker(config: Config, logger: Logger): Promise<void> {
     throw err;
   }
   const activities = createActivities(deps);
+  let health: WorkerHealthServer | undefined;
   try {
     await keepReconcileSchedule(client, config, logger);
+    const { source, ...code } = workflowCode();
     const worker = await Worker.create({
       connection,
       namespace: config.temporalNamespace,
       taskQueue: config.taskQueue,
-      workflowsPath: require.resolve('./src/workflows'),
+      ...code,
       activities,
       dataConverter,
       // The worker trusts only what it encrypted: refused payloads fail the run (src/temporal/refused-payload.ts).
-      interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES, activity: [refuseUnencryptedActivities] },
+      // A prebuilt bundle carries the workflow interceptors already (src/tools/build.ts).
+      interceptors: { ...('workflowBundle' in code ? {} : { workflowModules: WORKFLOW_INTERCEPTOR_MODULES }), activity: [refuseUnencryptedActivities] },
       maxConcurrentActivityTaskExecutions: config.maxConcurrentActivities,
       maxConcurrentWorkflowTaskExecutions: config.maxConcurrentWorkflowTasks,
       ...(config.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: config.maxCachedWorkflows } : {}),
+      shutdownGraceTime: config.shutdownGrace,
+      shutdownForceTime: config.shutdownGrace + SHUTDOWN_FORCE_AFTER_GRACE_MS,
     });
+    if (config.healthPort !== undefined) {
+      health = await startWorkerHealthServer({ host: config.healthHost, port: config.healthPort, namespace: config.temporalNamespace, worker, connection, logger });
+    }
+    for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+      // The SDK's runtime does the shutting down; this only says so, with what is still in flight.
+      process.once(signal, () => {
+        const status = worker.getStatus();
+        logger.info({ signal, activities: status.numInFlightActivities, workflowActivations: status.numInFlightWorkflowActivations, graceMs: config.shutdownGrace }, 'worker draining');
+      });
+    }
     logger.info(
-      { address: config.temporalAddress, namespace: config.temporalNamespace, taskQueue: config.taskQueue, metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics` },
+      {
+        address: config.temporalAddress,
+        namespace: config.temporalNamespace,
+        taskQueue: config.taskQueue,
+        workflowCode: source,
+        metrics: `http://${config.workerMetricsHost}:${config.workerMetricsPort}/metrics`,
+        ...(health ? { health: health.url } : {}),
+      },
       'worker polling',
     );
     await worker.run(); // returns after SIGINT/SIGTERM once in-flight tasks have drained
     logger.info('worker stopped');
   } finally {
+    await health?.close();
     await connection.close();
     await closeActivityDeps(deps);
   }

@@ -45,6 +45,8 @@ export interface PostOptions {
   /** Send these events (e.g. again, as UEM re-sends) instead of fresh ones; `count` is capped by their number. */
   events?: EnrollmentEvent[];
   requestTimeoutMs?: number;
+  /** The fetch to send with (e.g. one that trusts a private CA, for a TLS proxy); default the global one. */
+  fetch?: typeof fetch;
 }
 
 export async function postEnrollments(requested: PostOptions, progress?: Progress): Promise<Sent[]> {
@@ -60,7 +62,7 @@ export async function postEnrollments(requested: PostOptions, progress?: Progres
     const t0 = performance.now();
     let sent: Sent;
     try {
-      const response = await fetch(options.url, {
+      const response = await (options.fetch ?? fetch)(options.url, {
         method: 'POST',
         headers: { 'Content-Type': payload.contentType, Authorization: options.authorization },
         body: payload.body,

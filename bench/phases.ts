@@ -1,16 +1,17 @@
 /**
- * The bench's measurements, one function per phase, each against a running BenchStack:
+ * The bench's measurements, one function per phase, each against a running LoadTarget (BenchStack or the cluster):
  * a burst through the webhook, the Temporal floor, filling the key pool, and the webhook's
  * acknowledgement latency at a fixed rate. Each returns plain figures for the report.
  */
 import { availableParallelism } from 'node:os';
+import type { Client } from '@temporalio/client';
 import { join } from 'node:path';
 import { KeyPool } from '../src/activities/crypto/key-pool';
 import { Keyring, parseKeyringSpec, Sealer } from '../src/activities/crypto/sealing';
 import { Progress } from '../src/tools/progress';
 import { WORKFLOW_TYPE } from '../src/workflows/definitions';
 import { closedWorkflows, postEnrollments, startFloorWorkflows, waitForClosed, type Sent } from './load';
-import type { BenchStack } from './stack';
+import type { ProcessUsage } from './processes';
 import { percentiles, round, type Percentiles } from './stats';
 import { breakdown, scrape, type TimeBreakdown } from './worker-metrics';
 import { currentLoad } from './machine';
@@ -46,6 +47,22 @@ export interface ThroughputMeasurement {
   sampleWorkflowId?: string;
 }
 
+/**
+ * What a measurement needs from the system under test: the dev-server stack (bench/stack.ts) or the
+ * production-topology cluster (src/tools/cluster, through bench/cluster.ts).
+ */
+export interface LoadTarget {
+  client(): Promise<Client>;
+  /** CPU seconds and peak memory so far, by process name. */
+  usage(): Record<string, ProcessUsage & { restarts: number }>;
+  /** One worker's Prometheus endpoint, for the time breakdown. */
+  workerMetricsUrl: string;
+  webhookUrl: string;
+  webhookAuthorization: string;
+  /** A fetch that trusts the target's TLS certificate (the cluster's proxy); default the global one. */
+  webhookFetch?: typeof fetch;
+}
+
 export interface BurstOptions {
   label: string;
   events: number;
@@ -58,7 +75,7 @@ export interface BurstOptions {
 const statusKey = (status: Sent['status']) => String(status);
 
 async function measure(
-  stack: BenchStack,
+  stack: LoadTarget,
   options: BurstOptions & { workflowType: string; send: (progress: Progress) => Promise<Sent[]> },
 ): Promise<ThroughputMeasurement> {
   const client = await stack.client();
@@ -129,16 +146,16 @@ async function measure(
 }
 
 /** N enrollment events through the webhook, `concurrency` at a time; until every accepted one has closed. */
-export function measureBurst(stack: BenchStack, options: BurstOptions): Promise<ThroughputMeasurement> {
+export function measureBurst(stack: LoadTarget, options: BurstOptions): Promise<ThroughputMeasurement> {
   return measure(stack, {
     ...options,
     workflowType: WORKFLOW_TYPE,
-    send: (progress) => postEnrollments({ url: stack.webhookUrl, authorization: stack.webhookAuthorization, count: options.events, concurrency: options.concurrency }, progress),
+    send: (progress) => postEnrollments({ url: stack.webhookUrl, authorization: stack.webhookAuthorization, count: options.events, concurrency: options.concurrency, fetch: stack.webhookFetch }, progress),
   });
 }
 
 /** The same number of floor workflows started straight on Temporal (the floor worker must be running). */
-export function measureTemporalFloor(stack: BenchStack, options: BurstOptions & { taskQueue: string }): Promise<ThroughputMeasurement> {
+export function measureTemporalFloor(stack: LoadTarget, options: BurstOptions & { taskQueue: string }): Promise<ThroughputMeasurement> {
   return measure(stack, {
     ...options,
     workflowType: 'floorWorkflow',
@@ -162,12 +179,12 @@ export interface AckMeasurement {
  * Enrollment events at a fixed rate (open loop: each leaves on time whatever the earlier ones do),
  * timing each answer. The worker keeps running, so the API and Temporal answer while the worker works.
  */
-export async function measureAck(stack: BenchStack, options: { rate: number; seconds: number }): Promise<AckMeasurement> {
+export async function measureAck(stack: LoadTarget, options: { rate: number; seconds: number }): Promise<AckMeasurement> {
   const loadStart = currentLoad();
   const usageBefore = stack.usage();
   const count = Math.round(options.rate * options.seconds);
   const sent = await postEnrollments(
-    { url: stack.webhookUrl, authorization: stack.webhookAuthorization, count, concurrency: count, rate: options.rate, firstIndex: 1_000_000 },
+    { url: stack.webhookUrl, authorization: stack.webhookAuthorization, count, concurrency: count, rate: options.rate, firstIndex: 1_000_000, fetch: stack.webhookFetch },
     new Progress(`ack ${options.rate}/s`),
   );
   const rejected: Record<string, number> = {};
@@ -194,7 +211,7 @@ export async function measureAck(stack: BenchStack, options: { rate: number; sec
  * worker fills it one key at a time in idle time; the bench adds two generators of its own (both
  * cores) so the wait is short. The keys are sealed with the stack's sealing key, like the worker's.
  */
-export async function fillKeyPool(stack: BenchStack, size: number, timeoutMs: number): Promise<{ keys: number; seconds: number }> {
+export async function fillKeyPool(stack: { env: NodeJS.ProcessEnv; dataDir: string }, size: number, timeoutMs: number): Promise<{ keys: number; seconds: number }> {
   const started = Date.now();
   const sealer = new Sealer(new Keyring(parseKeyringSpec([String(stack.env.SEALING_KEYS)], 'SEALING_KEYS')));
   const pools = [0, 1].map(() => new KeyPool({ keyOptions: { algorithm: 'rsa', rsaBits: 2048, ecCurve: 'P-256' }, size, dir: join(stack.dataDir, 'key-pool'), sealer }));

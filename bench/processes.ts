@@ -19,6 +19,18 @@ export interface ProcessSpec {
   cwd?: string;
   /** Where stdout and stderr go (appended, so a restarted process continues its log). */
   logFile: string;
+  /** Run as this user and group (e.g. PostgreSQL, which refuses to run as root). */
+  uid?: number;
+  gid?: number;
+  /** What stop() sends first (default SIGTERM; PostgreSQL's fast shutdown is SIGINT). */
+  stopSignal?: NodeJS.Signals;
+  /**
+   * Signal the whole process group (default) or only the process: a PostgreSQL postmaster must be
+   * the only one told to shut down, its backends follow it. SIGKILL always goes to the group.
+   */
+  signalGroup?: boolean;
+  /** Every output line, as it arrives (e.g. to print it prefixed on a terminal). */
+  onLine?: (line: string) => void;
 }
 
 /** What /proc says about a process: CPU seconds (its own plus reaped children's) and peak resident memory. */
@@ -39,6 +51,12 @@ const TAIL_LINES = 200;
 const live = new Set<ManagedProcess>();
 let guardsInstalled = false;
 
+/**
+ * A program that stops its children itself, in order, on SIGINT/SIGTERM (`npm run cluster`) turns
+ * the signal guard off; the exit guard stays, so nothing outlives the program.
+ */
+export const exitGuards = { onSignals: true };
+
 function installExitGuards(): void {
   if (guardsInstalled) return;
   guardsInstalled = true;
@@ -48,6 +66,7 @@ function installExitGuards(): void {
   process.on('exit', killAll);
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.once(signal, () => {
+      if (!exitGuards.onSignals) return;
       killAll();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     });
@@ -65,15 +84,23 @@ export class ManagedProcess {
   private readonly watchers = new Set<(line: string) => void>();
   private readonly log: WriteStream;
   private lastUsage: ProcessUsage | undefined;
+  private readonly stopSignal: NodeJS.Signals;
+  private readonly signalGroup: boolean;
+  private readonly lineListener?: (line: string) => void;
 
   constructor(spec: ProcessSpec) {
     this.name = spec.name;
+    this.stopSignal = spec.stopSignal ?? 'SIGTERM';
+    this.signalGroup = spec.signalGroup ?? true;
+    this.lineListener = spec.onLine;
     this.log = createWriteStream(spec.logFile, { flags: 'a' });
     this.child = spawn(spec.command, spec.args, {
       cwd: spec.cwd,
       env: spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true, // own process group: signals reach the whole group
+      ...(spec.uid !== undefined ? { uid: spec.uid } : {}),
+      ...(spec.gid !== undefined ? { gid: spec.gid } : {}),
     });
     if (this.child.pid === undefined) throw new Error(`${spec.name}: could not start ${spec.command}`);
     this.pid = this.child.pid;
@@ -126,20 +153,20 @@ export class ManagedProcess {
     });
   }
 
-  /** Send a signal to the whole process group. */
+  /** Send a signal to the process group (or, for a process that asked so, to the process alone; SIGKILL always to the group). */
   signal(signal: NodeJS.Signals): void {
     this.sampleUsage();
     try {
-      process.kill(-this.pid, signal);
+      process.kill(this.signalGroup || signal === 'SIGKILL' ? -this.pid : this.pid, signal);
     } catch {
       // already gone
     }
   }
 
-  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  /** The stop signal (SIGTERM unless the spec says otherwise), then SIGKILL after `graceMs`; resolves once the process has exited. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return;
-    this.signal('SIGTERM');
+    this.signal(this.stopSignal);
     const timer = setTimeout(() => this.signal('SIGKILL'), graceMs);
     await this.exited;
     clearTimeout(timer);
@@ -168,6 +195,7 @@ export class ManagedProcess {
     this.tail.push(line);
     if (this.tail.length > TAIL_LINES) this.tail.shift();
     for (const watcher of this.watchers) watcher(line);
+    this.lineListener?.(line);
   }
 }
 

@@ -27,6 +27,11 @@
  * every device after it — delivered to the end (`--fleet-mode deliver`), or the sweeps alone with
  * their runs parked (`--fleet-mode sweep`, for sizes whose deliveries would take hours here).
  * Results: a table on stdout, bench/results/<stamp>.json and (core) bench/results/<stamp>.svg.
+ *
+ * `--target cluster [--workers 1,2] [--no-floor]` runs the core bursts on the production topology of
+ * `npm run cluster` instead (bench/cluster.ts): one and two workers, the Temporal floor on the
+ * cluster, CPU per enrollment for every process including PostgreSQL and Temporal's services.
+ * The fleet phases, memory probes and heap snapshots need the dev stack (`--target dev`).
  */
 import { mkdirSync, mkdtempSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,13 +48,14 @@ import { heapFigures, heapSnapshots, readRss, RssSampler } from './memory';
 import { fillKeyPool, measureAck, measureBurst, measureTemporalFloor } from './phases';
 import { plotSvg } from './plot';
 import { formatTable, judgeTargets, ratiosFor, type BenchSummary, type BurstConfig, type BurstResult } from './report';
+import { runClusterBench } from './cluster';
 import { BenchStack, freePort } from './stack';
 import { sleep } from './load';
 import { round } from './stats';
 import { requestsBetween, scrapeFrontendRequests } from './worker-metrics';
 
 const USAGE =
-  'usage: npm run bench -- [--phase core,backfill,renewal] [--events N] [--concurrency C] [--warm-events N] [--configs ec,rsa-warm,rsa] [--ack-rate R] [--ack-seconds S] [--crypto-seconds S] [--no-history] [--heap-snapshot] [--devices N[,N…]] [--fleet-mode deliver|sweep] [--fleet-rate R] [--page-size N] [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR] [--cpu-prof] [--keep]';
+  'usage: npm run bench -- [--phase core,backfill,renewal] [--target dev|cluster] [--workers 1,2] [--no-floor] [--events N] [--concurrency C] [--warm-events N] [--configs ec,rsa-warm,rsa] [--ack-rate R] [--ack-seconds S] [--crypto-seconds S] [--no-history] [--heap-snapshot] [--devices N[,N…]] [--fleet-mode deliver|sweep] [--fleet-rate R] [--page-size N] [--server-arg ARG]... [--worker-env KEY=VALUE]... [--label NAME] [--out DIR] [--cpu-prof] [--keep]';
 const FLOOR_TASK_QUEUE = 'bench-floor';
 const CONFIGS: readonly BurstConfig[] = ['ec', 'rsa-warm', 'rsa'];
 const CRYPTO_FLOOR_OF: Record<BurstConfig, CryptoFloorKind> = { rsa: 'rsa', 'rsa-warm': 'pooled-keys', ec: 'ec' };
@@ -63,6 +69,10 @@ const BENCH_WORKER_BASE: Record<string, string> = { RECONCILE_EVERY: 'off' };
 
 interface Options {
   phases: Phase[];
+  target: 'dev' | 'cluster';
+  /** --target cluster: the worker counts to burst with. */
+  workers: number[];
+  floor: boolean;
   events: number;
   concurrency: number;
   warmEvents: number;
@@ -114,6 +124,9 @@ function parseOptions(argv: string[]): Options {
       keep: { type: 'boolean', default: false },
       'log-level': { type: 'string', default: 'info' },
       'phase-timeout': { type: 'string', default: '1800' },
+      target: { type: 'string', default: 'dev' },
+      workers: { type: 'string', default: '1,2' },
+      'no-floor': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
     strict: true,
@@ -141,8 +154,14 @@ function parseOptions(argv: string[]): Options {
     if (at <= 0) throw new UsageError(`--worker-env wants KEY=VALUE, got "${pair}"`);
     workerEnv[pair.slice(0, at)] = pair.slice(at + 1);
   }
+  if (values.target !== 'dev' && values.target !== 'cluster') throw new UsageError(`--target must be dev or cluster, got "${values.target}"`);
+  const workers = values.workers.split(',').map((w) => whole('workers', w.trim(), 1));
+  if (values.target === 'cluster' && phases.some((p) => p !== 'core')) throw new UsageError('--target cluster runs phase core only (the fleet phases need the dev stack)');
   return {
     phases,
+    target: values.target,
+    workers,
+    floor: !values['no-floor'],
     events: whole('events', values.events, 1),
     concurrency: whole('concurrency', values.concurrency, 1),
     warmEvents: whole('warm-events', values['warm-events'], 1),
@@ -349,6 +368,10 @@ function report(f: FleetPhaseResult, warnings: string[]): void {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
+  if (options.target === 'cluster') {
+    await runClusterBench({ ...options, configs: options.configs, workerEnv: { ...BENCH_WORKER_BASE, ...options.workerEnv } });
+    return;
+  }
   const started = new Date();
   const machine = machineInfo();
   const warnings: string[] = [];

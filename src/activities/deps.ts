@@ -60,6 +60,7 @@ export async function buildActivityDeps(config: Config, logger: Logger, temporal
       validityDays: config.validityDays,
       pkcs12: { defaultProfile: config.pkcs12DefaultProfile, byPlatform: parsePlatformProfiles(config.pkcs12PlatformProfiles) },
       recipientCertificatePem: config.recipientCertFile ? readFileSync(config.recipientCertFile, 'utf8') : undefined,
+      archivedEncryptionKeys: config.archivedEncryptionKeys,
       revokeSigningOnCancel: config.revokeSigningOnUnenroll,
       revokeSuperseded: config.revokeSuperseded,
       smimeProfileId: config.uemSmimeProfileId,

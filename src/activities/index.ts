@@ -59,6 +59,8 @@ export interface ActivityDeps {
   pkcs12: Pkcs12Policy;
   /** When set, each password is also encrypted to this certificate for the gateway. */
   recipientCertificatePem?: string;
+  /** The user's earlier encryption keys sent along with an encryption upload, at most (ARCHIVED_ENCRYPTION_KEYS). */
+  archivedEncryptionKeys: number;
   /** Revoke signing certificates at the CA when an enrollment is cancelled (unenroll, wipe). */
   revokeSigningOnCancel: boolean;
   /** After a renewal is delivered, revoke the signing certificates it superseded (REVOKE_SUPERSEDED). */

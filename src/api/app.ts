@@ -1,7 +1,7 @@
 /**
  * The HTTP face of the provider: UEM webhook, management API, OpenAPI, health, metrics.
  *
- *   createApp({ client, config, logger, registry?, extraRouters? }) → express app (not listening)
+ *   createApp({ client, config, logger, registry?, credentials?, extraRouters? }) → express app (not listening)
  *
  * The process entry (main.ts) builds the Temporal client and listens; tests build the app around
  * a dev-server client. Extra routers (the payload codec endpoints) are mounted before the 404.
@@ -15,7 +15,8 @@ import type { ApiContext } from './context';
 import { healthRouter } from './health';
 import { managementRouter } from './management/router';
 import { getMetrics, getOpenApi } from './meta-operations';
-import { createApiMetrics } from './metrics';
+import type { CredentialReader } from './credential-reader';
+import { createApiMetrics, registerCredentialGauges } from './metrics';
 import { openApiDocument } from './openapi';
 import { mountOperation } from './openapi/mount';
 import type { OperationSpec } from './openapi/operation';
@@ -35,6 +36,11 @@ export interface ApiDeps {
   extraOperations?: readonly OperationSpec[];
   /** Deadline for one request's calls to Temporal (default 10 s); past it: 503 + Retry-After. */
   temporalTimeoutMs?: number;
+  /**
+   * The credential register, read-side: GET /v1/credentials and the expiry gauges on /metrics.
+   * Absent: /v1/credentials answers 503 and the gauges are not registered.
+   */
+  credentials?: CredentialReader;
 }
 
 export const DEFAULT_TEMPORAL_TIMEOUT_MS = 10_000;
@@ -46,7 +52,9 @@ export function createApp(deps: ApiDeps): express.Express {
     logger: deps.logger,
     metrics: createApiMetrics(deps.registry),
     temporalTimeoutMs: deps.temporalTimeoutMs ?? DEFAULT_TEMPORAL_TIMEOUT_MS,
+    ...(deps.credentials ? { credentials: deps.credentials } : {}),
   };
+  if (deps.registry && deps.credentials) registerCredentialGauges(deps.registry, deps.credentials, deps.logger);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');

@@ -2,6 +2,7 @@ import type { Client } from '@temporalio/client';
 import { causeChain } from '../domain/errors';
 import type { Config } from '../config';
 import type { Logger } from '../logging';
+import type { CredentialReader } from './credential-reader';
 import type { ApiMetrics } from './metrics';
 import { temporalUnavailable } from './temporal-errors';
 import { HttpProblem } from './problem';
@@ -14,6 +15,8 @@ export interface ApiContext {
   metrics: ApiMetrics;
   /** Deadline for one request's Temporal calls; past it the caller hears 503 and retries. */
   temporalTimeoutMs: number;
+  /** The credential register, read-side (GET /v1/credentials, the expiry gauge); absent: those answer 503. */
+  credentials?: CredentialReader;
 }
 
 /**

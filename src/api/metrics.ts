@@ -3,7 +3,9 @@
  * lead's /metrics wiring, default process metrics and these share one endpoint). Creating a
  * second app on the same registry (tests) reuses the metrics instead of registering twice.
  */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '../logging';
+import type { CredentialReader } from './credential-reader';
 import type { WebhookOutcome } from './schemas/webhook';
 
 /** What became of a UEM event: the webhook's answer, or why there was none. */
@@ -46,4 +48,41 @@ export function createApiMetrics(registry: Registry | undefined): ApiMetrics {
       requests.observe({ method, route, status: String(status) }, seconds);
     },
   };
+}
+
+const EXPIRING_METRIC = 'smime_credentials_expiring_within_30d';
+const ACTIVE_METRIC = 'smime_credentials_active';
+const EXPIRY_WINDOW_MS = 30 * 24 * 60 * 60 * 1000;
+/** Later than any certificate's notAfter: "active, expiring before this" is every active credential. */
+const END_OF_TIME = '9999-12-31T23:59:59.999Z';
+
+/**
+ * Gauges read from the credential register at every scrape (one indexed count each): active
+ * credentials expiring within 30 days — what an alert watches when renewal is off or falling
+ * behind — and all active credentials. The worker does not export these: the API is the process
+ * that is always scraped, and both read the same database. When the database does not answer, a
+ * gauge reads NaN (unknown), never a reassuring 0.
+ */
+export function registerCredentialGauges(registry: Registry, register: CredentialReader, logger: Logger): void {
+  const gauge = (name: string, help: string, count: () => Promise<number>) => {
+    // A second app on the same registry (tests) reads its own register.
+    registry.removeSingleMetric(name);
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      async collect() {
+        try {
+          this.set(await count());
+        } catch (err) {
+          logger.warn({ err, metric: name }, 'credential register unavailable for a scrape');
+          this.set(Number.NaN);
+        }
+      },
+    });
+  };
+  gauge(EXPIRING_METRIC, 'Active credentials (register) whose certificate expires within 30 days', () =>
+    register.countActiveExpiringBefore(new Date(Date.now() + EXPIRY_WINDOW_MS).toISOString()),
+  );
+  gauge(ACTIVE_METRIC, 'Active credentials in the register (delivered, held by a device)', () => register.countActiveExpiringBefore(END_OF_TIME));
 }

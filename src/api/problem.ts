@@ -26,6 +26,7 @@ export const PROBLEMS = {
   invalidField: { slug: 'invalid-field', status: 422, title: 'A field is missing or invalid' },
   tooManyRequests: { slug: 'too-many-requests', status: 429, title: 'Too many requests, slow down' },
   unavailable: { slug: 'temporal-unavailable', status: 503, title: 'Workflow service unavailable, try again later' },
+  databaseUnavailable: { slug: 'database-unavailable', status: 503, title: 'Provider database unavailable, try again later' },
   internal: { slug: 'internal', status: 500, title: 'Internal error' },
 } as const;
 

@@ -26,9 +26,9 @@ export function requestLogging(logger: Logger, metrics: ApiMetrics): RequestHand
       metrics.requestFinished(req.method, route, status, seconds);
       const line = { method: req.method, route, path: req.originalUrl.split('?')[0], status, latencyMs: Math.round(seconds * 1000 * 10) / 10 };
       const log = res.locals.log as Logger; // carries reqId
-      // 503 is Temporal being away (expected, retried by the caller); other 5xx are bugs.
+      // 503 is Temporal or the provider database being away (expected, retried by the caller); other 5xx are bugs.
       if (status >= 500 && status !== 503) log.error(line, 'request failed');
-      else if (status === 503) log.warn(line, 'request refused: Temporal unavailable');
+      else if (status === 503) log.warn(line, 'request refused: Temporal or the database unavailable');
       else if (route.startsWith('/healthz') || route.startsWith('/readyz') || route === '/metrics') log.debug(line, 'request');
       else log.info(line, 'request');
     });

@@ -20,6 +20,7 @@ import { loadCliConfig } from './cli-config';
 import { temporalConnectionOptions } from '../temporal/connection';
 import { WORKFLOW_ID_METADATA } from '../temporal/codec';
 import { codecKeyring, codecPolicy, providerDataConverter, WORKFLOW_INTERCEPTOR_MODULES } from '../temporal/data-converter';
+import { workflowCode } from '../temporal/workflow-code';
 
 type History = temporal.api.history.v1.IHistory;
 
@@ -31,12 +32,17 @@ export interface ReplayOutcome {
   error?: string;
 }
 
-/** Replay options for the provider's workflows: the current code, and the provider's data converter. */
+/**
+ * Replay options for the provider's workflows: the code a worker started from the same place would
+ * run (the prebuilt bundle in dist/, the sources otherwise), and the provider's data converter.
+ */
 export function replayOptions(config?: Config): ReplayWorkerOptions {
+  const { source: _source, ...code } = workflowCode();
   return {
-    workflowsPath: require.resolve('../workflows'),
+    ...code,
     dataConverter: config ? providerDataConverter(codecKeyring(config), codecPolicy(config)) : undefined,
-    interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES },
+    // A prebuilt bundle carries the workflow interceptors already (src/tools/build.ts).
+    ...('workflowBundle' in code ? {} : { interceptors: { workflowModules: WORKFLOW_INTERCEPTOR_MODULES } }),
     replayName: 'smime-replay',
   };
 }

@@ -1,6 +1,6 @@
 /**
  * `npm run simulate -- --devices N [--format json|xml] [--rate R] [--blank-email] [--wait] [--url URL]
- *                     [--silent | --drop F] [--smart-group ID] [--uem-url URL]`
+ *                     [--silent | --drop F | --events-only] [--smart-group ID] [--uem-url URL]`
  *
  * Plays UEM: posts N "MDM Enrollment Complete" events (fresh user and device UUIDs, EventTime
  * now) to the webhook with the first UEM_WEBHOOK_USERS pair, shows progress, and prints a summary
@@ -16,6 +16,8 @@
  *                   at random: the others' events are "lost" (UEM never redelivers), for a
  *                   reconcile to find
  *   --smart-group   puts the devices enrolled in the inventory in that smart group
+ * Without either, the devices are enrolled in the UEM simulator too when it answers (UEM knows
+ * every device that sends an event, and the reconcile compares with it); --events-only skips that.
  * Events then carry the ids the simulator gave (EnrollmentUserId, DeviceId).
  *
  * Exit code 1 if anything was rejected, failed or still open at --timeout, or the UEM simulator
@@ -160,6 +162,8 @@ export interface SilentOptions {
   smartGroupId?: number;
   /** Devices per POST /sim/devices. */
   batchSize?: number;
+  /** Events follow for these devices (said in the progress line). */
+  eventsFollow?: boolean;
 }
 
 /** The UEM simulator did not take the devices. */
@@ -193,7 +197,7 @@ export async function enrollSilently(events: readonly EnrollmentEvent[], options
     for (const device of JSON.parse(text) as SimEnrolled[]) enrolled.set(device.deviceUuid, device);
     reporter.update(`enrolled ${Math.min(start + batchSize, events.length)}/${events.length} in the UEM simulator`);
   }
-  reporter.done(`enrolled ${events.length} device(s) in the UEM simulator's inventory${options.smartGroupId !== undefined ? ` (smart group ${options.smartGroupId})` : ''}, no event sent`);
+  reporter.done(`enrolled ${events.length} device(s) in the UEM simulator's inventory${options.smartGroupId !== undefined ? ` (smart group ${options.smartGroupId})` : ''}${options.eventsFollow ? '' : ', no event sent'}`);
   return events.map((event) => {
     const device = enrolled.get(event.deviceUuid.toLowerCase());
     return device ? { ...event, enrollmentUserId: device.enrollmentUserId, deviceId: device.deviceId } : event;
@@ -300,7 +304,7 @@ function sleep(ms: number): Promise<void> {
 // --- the command ------------------------------------------------------------------------------
 
 const USAGE = `usage: npm run simulate -- --devices N [--format json|xml] [--rate R] [--blank-email] [--wait] [--timeout 10m] [--url URL] [--api-url URL]
-                             [--silent | --drop FRACTION] [--smart-group ID] [--uem-url URL]`;
+                             [--silent | --drop FRACTION | --events-only] [--smart-group ID] [--uem-url URL]`;
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
@@ -315,6 +319,7 @@ async function main(): Promise<number> {
       'api-url': { type: 'string' },
       concurrency: { type: 'string', default: '8' },
       silent: { type: 'boolean', default: false },
+      'events-only': { type: 'boolean', default: false },
       drop: { type: 'string' },
       'smart-group': { type: 'string' },
       'uem-url': { type: 'string' },
@@ -359,6 +364,16 @@ async function main(): Promise<number> {
     const kept = pickShare(devices, keep);
     silent = { registered: devices, dropped: devices - keep, ...(smartGroupId !== undefined ? { smartGroupId } : {}) };
     events = kept.map((i) => events[i]!);
+  } else if (!values['events-only']) {
+    // UEM knows every device that sends an event: without it, the dev stack's reconcile would
+    // count the simulated devices as gone. Best effort: a stack without the UEM simulator still gets its events.
+    const uemUrl = values['uem-url'] ?? `http://127.0.0.1:${config.uemSimPort}`;
+    try {
+      events = await enrollSilently(events, { uemUrl, eventsFollow: true }, new Progress('uem'));
+    } catch (err) {
+      if (!(err instanceof SimulatorError)) throw err;
+      process.stderr.write(`note: the devices are not in a UEM inventory (${err.message}); a reconcile would not find them in UEM\n`);
+    }
   }
 
   let send: SendSummary = { sent: 0, accepted: 0, rejected: new Map(), workflowIds: [], elapsedMs: 0 };

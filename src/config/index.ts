@@ -59,6 +59,7 @@ function crossChecks(s: Settings): string[] {
   for (const oid of s.certPolicyOids) {
     if (isReservedSmimePolicy(oid)) problems.push(`CERT_POLICY_OIDS: ${oid} is a CA/B Forum reserved S/MIME policy; CERT_PROFILE chooses that one`);
   }
+  pair('apiTlsCert', 'apiTlsKey', "the API's TLS certificate");
   if (s.maxCachedWorkflows !== undefined && s.maxCachedWorkflows < s.maxConcurrentWorkflowTasks) {
     // The SDK would quietly lower the workflow-task concurrency to the cache size instead.
     problems.push(`WORKER_MAX_CACHED_WORKFLOWS: ${s.maxCachedWorkflows} is below WORKER_MAX_CONCURRENT_WORKFLOW_TASKS (${s.maxConcurrentWorkflowTasks}); raise it or lower that`);

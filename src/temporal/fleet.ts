@@ -88,7 +88,8 @@ export async function describeSweep(client: Client, kind: SweepKind, id: string)
   };
 }
 
-function stateOf(status: string): SweepState {
+/** Temporal's execution status as a sweep's state (a run that continued as new is the same sweep, still going). */
+export function stateOf(status: string): SweepState {
   switch (status) {
     case 'RUNNING':
     case 'PAUSED':
@@ -108,7 +109,7 @@ export async function cancelSweep(client: Client, id: string): Promise<void> {
   await client.workflow.getHandle(id).cancel();
 }
 
-export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'paused';
+export type ScheduleOutcome = 'created' | 'updated' | 'unchanged' | 'paused' | 'resumed';
 
 /**
  * The reconcile Schedule, as the settings say: created if missing, its interval updated if it
@@ -138,11 +139,19 @@ export async function ensureReconcileSchedule(client: Client, options: { taskQue
   const handle = client.schedule.getHandle(scheduleId);
   const current = await handle.describe();
   const interval = current.spec.intervals?.[0];
-  const sameInterval = current.spec.intervals?.length === 1 && Number(interval?.every) === everyMs;
+  // Turned off, the interval is left as it was: only the pause says it is off.
+  const sameInterval = off || (current.spec.intervals?.length === 1 && Number(interval?.every) === everyMs);
   const sameAction = current.action.type === 'startWorkflow' && current.action.workflowType === RECONCILE_WORKFLOW_TYPE && current.action.taskQueue === options.taskQueue;
-  if (!sameInterval || !sameAction) await handle.update((previous) => ({ ...previous, spec: { intervals: [{ every: everyMs }] }, action }));
-  if (off && !current.state.paused) await handle.pause(note);
-  if (!off && current.state.paused && current.state.note === 'RECONCILE_EVERY=off') await handle.unpause(note);
-  if (off) return 'paused';
-  return sameInterval && sameAction ? 'unchanged' : 'updated';
+  if (!sameInterval || !sameAction) {
+    await handle.update((previous) => ({ ...previous, spec: sameInterval ? previous.spec : { intervals: [{ every: everyMs }] }, action }));
+  }
+  if (off) {
+    if (!current.state.paused) await handle.pause(note);
+    return 'paused';
+  }
+  // Only our own pause is undone; an operator's pause (any other note) stays.
+  const resume = current.state.paused && current.state.note === 'RECONCILE_EVERY=off';
+  if (resume) await handle.unpause(note);
+  if (!sameInterval || !sameAction) return 'updated';
+  return resume ? 'resumed' : 'unchanged';
 }

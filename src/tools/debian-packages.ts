@@ -10,6 +10,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { ToolUnavailable, findOnPath } from './go-tool';
+import { CLUSTER_DEBIAN_PACKAGES } from './cluster/debian-packages';
 import { findPostgresBinaries } from './postgres';
 import { Progress } from './progress';
 
@@ -52,6 +53,8 @@ export const REQUIREMENTS: readonly Requirement[] = [
   { need: 'chromium', package: 'chromium', purposes: ['test'], present: (m) => m.isFile(chromiumPath(m.env)) },
   // The fault suite installs schemathesis from PyPI into a venv.
   { need: 'python3 venv', package: 'python3-venv', purposes: ['test'], present: (m) => m.pythonImports(['venv', 'ensurepip']) },
+  // The cluster suite's reverse proxy in front of the API replicas.
+  ...CLUSTER_DEBIAN_PACKAGES,
 ];
 
 export interface Missing {

@@ -98,6 +98,8 @@ async function main(): Promise<void> {
     UEM_API_USERNAME: process.env.UEM_API_USERNAME ?? creds.uemApiUser,
     UEM_API_PASSWORD: process.env.UEM_API_PASSWORD ?? creds.uemApiPassword,
     UEM_API_TENANT_CODE: process.env.UEM_API_TENANT_CODE ?? creds.uemTenantCode,
+    // The renewal path re-installs this profile through the UEM simulator (any id it is given exists there).
+    UEM_SMIME_PROFILE_ID: process.env.UEM_SMIME_PROFILE_ID ?? '1',
     CEG_URL: process.env.CEG_URL ?? `https://localhost:${cegPort}`,
     // Exercise the encrypted-password path against the simulator's recipient key.
     CEG_RECIPIENT_CERT: process.env.CEG_RECIPIENT_CERT ?? join(dataDir, 'dev-pki', 'recipient.crt'),

@@ -1,5 +1,5 @@
 import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, renameSync, rmSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { Progress, say } from './progress';
 import { TOOLS_BIN } from './paths';
@@ -16,6 +16,12 @@ export interface GoTool {
   acceptFromPath: boolean;
   /** Defaults for `go install`'s environment (the caller's environment wins), e.g. CGO_ENABLED=0. */
   buildEnv?: Record<string, string>;
+  /**
+   * The name `go install` gives the executable (the package's last path element) when it differs
+   * from `binary`: Temporal's server and UI server both build as `server`, so each is installed
+   * into a folder of its own and moved to its own name in the cache.
+   */
+  goBinary?: string;
 }
 
 export class ToolUnavailable extends Error {
@@ -59,6 +65,9 @@ async function goInstall(tool: GoTool, target: string): Promise<void> {
     );
   }
   mkdirSync(TOOLS_BIN, { recursive: true });
+  // A tool whose go-install name differs is built in a folder of its own, then moved into place.
+  const gobin = tool.goBinary && tool.goBinary !== tool.binary ? join(TOOLS_BIN, `.build-${tool.binary}`) : TOOLS_BIN;
+  const built = join(gobin, tool.goBinary ?? tool.binary);
   say(tool.binary, `building ${tool.installTarget} into ${TOOLS_BIN} (first run only; takes a few minutes)`);
   const progress = new Progress(tool.binary);
   let packages = 0;
@@ -66,7 +75,7 @@ async function goInstall(tool: GoTool, target: string): Promise<void> {
   let last = '';
   const tail: string[] = [];
   const child = spawn(go, ['install', '-v', tool.installTarget], {
-    env: { ...tool.buildEnv, ...process.env, GOBIN: TOOLS_BIN, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
+    env: { ...tool.buildEnv, ...process.env, GOBIN: gobin, GOFLAGS: process.env.GOFLAGS ?? '-trimpath' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const onLine = (line: string) => {
@@ -89,8 +98,12 @@ async function goInstall(tool: GoTool, target: string): Promise<void> {
     });
   }
   const code = await new Promise<number>((done) => child.on('close', (c) => done(c ?? 1)));
-  if (code !== 0 || !isExecutable(target)) {
+  if (code !== 0 || !isExecutable(built)) {
     throw new ToolUnavailable(`go install ${tool.installTarget} failed (exit ${code}):\n${tail.join('\n')}`);
+  }
+  if (built !== target) {
+    renameSync(built, target);
+    rmSync(gobin, { recursive: true, force: true });
   }
   progress.done(`built ${target}: ${packages} packages`);
 }

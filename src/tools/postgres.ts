@@ -167,14 +167,14 @@ async function stopServer(run: (program: string, args: string[]) => Promise<stri
   }
 }
 
-interface Account {
+export interface Account {
   name: string;
   uid: number;
   gid: number;
 }
 
 /** The account the server runs as when we are root (initdb refuses root); undefined otherwise. */
-function serverAccount(): Account | undefined {
+export function serverAccount(): Account | undefined {
   if (typeof process.getuid !== 'function' || process.getuid() !== 0) return undefined;
   for (const name of ['postgres', 'nobody']) {
     try {
@@ -189,7 +189,7 @@ function serverAccount(): Account | undefined {
 }
 
 /** Every folder above `folder` must let the server's account through, or initdb fails obscurely. */
-function assertReachable(folder: string, account: Account): void {
+export function assertReachable(folder: string, account: Account): void {
   for (let current = dirname(folder); ; current = dirname(current)) {
     const { mode, uid, gid } = statSync(current);
     const searchable = (mode & 0o001) !== 0 || (uid === account.uid && (mode & 0o100) !== 0) || (gid === account.gid && (mode & 0o010) !== 0);
@@ -200,7 +200,7 @@ function assertReachable(folder: string, account: Account): void {
   }
 }
 
-function runAs(account: Account | undefined, program: string, args: string[], cwd: string): Promise<string> {
+export function runAs(account: Account | undefined, program: string, args: string[], cwd: string): Promise<string> {
   return new Promise((resolvePromise, reject) => {
     execFile(
       program,
@@ -220,7 +220,7 @@ function runAs(account: Account | undefined, program: string, args: string[], cw
   });
 }
 
-function writeSettings(dataDir: string, settings: Record<string, string>): void {
+export function writeSettings(dataDir: string, settings: Record<string, string>): void {
   // postgresql.auto.conf is read last, so these win over postgresql.conf; rewrite it whole on retries.
   const file = join(dataDir, 'postgresql.auto.conf');
   const lines = Object.entries(settings).map(([name, value]) => {

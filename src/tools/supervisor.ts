@@ -17,17 +17,72 @@ export interface ProcessSpec {
 const COLORS = [36, 35, 33, 32, 34, 31, 96, 95];
 const LEVEL_NAMES: Record<string, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
 
+/**
+ * How a stack's output reads on a terminal: `[name    ] 12:00:01 INFO message key=value`, one
+ * colour per process. Used by the Supervisor and by `npm run cluster` (whose processes are
+ * ManagedProcesses that also keep a log file).
+ */
+export class LinePrinter {
+  private colorIndex = 0;
+  private readonly width: number;
+  private readonly prefixes = new Map<string, string>();
+
+  constructor(
+    names: string[] = [],
+    private readonly options: { raw?: boolean; color?: boolean } = {},
+  ) {
+    this.width = Math.max(8, ...names.map((n) => n.length));
+  }
+
+  /** The name in brackets, padded, in the process's own colour (the same one on every call). */
+  prefix(name: string): string {
+    let prefix = this.prefixes.get(name);
+    if (!prefix) {
+      const text = name.padEnd(this.width);
+      if (this.options.color === false) prefix = `[${text}]`;
+      else prefix = `\x1b[${COLORS[this.colorIndex++ % COLORS.length]}m[${text}]\x1b[0m`;
+      this.prefixes.set(name, prefix);
+    }
+    return prefix;
+  }
+
+  /** One line of a process's output, prefixed and rendered. */
+  print(name: string, line: string): void {
+    process.stdout.write(`${this.prefix(name)} ${this.render(line)}\n`);
+  }
+
+  /** pino (and Temporal server) JSON lines → `12:00:01 INFO message key=value`; anything else unchanged. */
+  render(line: string): string {
+    if (this.options.raw || !line.startsWith('{')) return line;
+    let entry: Record<string, unknown>;
+    try {
+      entry = JSON.parse(line) as Record<string, unknown>;
+    } catch {
+      return line;
+    }
+    const time = String(entry.time ?? entry.ts ?? '').replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
+    const levelValue = entry.level;
+    const level = ((typeof levelValue === "number" ? LEVEL_NAMES[levelValue] : undefined) ?? String(levelValue ?? "info")).toUpperCase();
+    const message = String(entry.msg ?? entry.message ?? '');
+    const skip = new Set(['time', 'ts', 'level', 'msg', 'message', 'pid', 'hostname', 'component', 'sdkComponent', 'logger', 'caller', 'stacktrace']);
+    const fields = Object.entries(entry)
+      .filter(([k, v]) => !skip.has(k) && v !== undefined && v !== null && v !== '')
+      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
+      .join(' ');
+    return `${time} ${level.padEnd(5)} ${message}${fields ? `  ${fields}` : ''}`;
+  }
+}
+
 export class Supervisor {
   private readonly children = new Map<string, ChildProcess>();
   private stopping = false;
-  private colorIndex = 0;
-  private readonly width: number;
+  private readonly printer: LinePrinter;
 
   constructor(
     private readonly options: { raw?: boolean; color?: boolean; onUnexpectedExit?: (name: string, code: number | null) => void } = {},
     names: string[] = [],
   ) {
-    this.width = Math.max(8, ...names.map((n) => n.length));
+    this.printer = new LinePrinter(names, options);
   }
 
   start(spec: ProcessSpec): ChildProcess {
@@ -83,31 +138,11 @@ export class Supervisor {
   }
 
   private prefix(name: string): string {
-    const text = name.padEnd(this.width);
-    if (this.options.color === false) return `[${text}]`;
-    const color = COLORS[this.colorIndex++ % COLORS.length];
-    return `\x1b[${color}m[${text}]\x1b[0m`;
+    return this.printer.prefix(name);
   }
 
-  /** pino (and Temporal server) JSON lines → `12:00:01 INFO message key=value`; anything else unchanged. */
   private render(line: string): string {
-    if (this.options.raw || !line.startsWith('{')) return line;
-    let entry: Record<string, unknown>;
-    try {
-      entry = JSON.parse(line) as Record<string, unknown>;
-    } catch {
-      return line;
-    }
-    const time = String(entry.time ?? entry.ts ?? '').replace(/^.*T(\d\d:\d\d:\d\d).*$/, '$1');
-    const levelValue = entry.level;
-    const level = ((typeof levelValue === "number" ? LEVEL_NAMES[levelValue] : undefined) ?? String(levelValue ?? "info")).toUpperCase();
-    const message = String(entry.msg ?? entry.message ?? '');
-    const skip = new Set(['time', 'ts', 'level', 'msg', 'message', 'pid', 'hostname', 'component', 'sdkComponent', 'logger', 'caller', 'stacktrace']);
-    const fields = Object.entries(entry)
-      .filter(([k, v]) => !skip.has(k) && v !== undefined && v !== null && v !== '')
-      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v)}`)
-      .join(' ');
-    return `${time} ${level.padEnd(5)} ${message}${fields ? `  ${fields}` : ''}`;
+    return this.printer.render(line);
   }
 }
 

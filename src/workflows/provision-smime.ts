@@ -30,7 +30,7 @@ import { describe, isRetryable, isWindowTimeout, WindowClosed } from './lifecycl
 import { Progress } from './lifecycle/progress';
 import { durable, runStep, type Input, type Output, type Step, type StepCall, type Wake } from './lifecycle/steps';
 import type { Stage } from '../domain/stages';
-import { recordCompletion } from './metrics';
+import { recordCompletion, recordRenewalAttemptFailed } from './metrics';
 
 /** Marks runs of this shape; a history without it is a run of the first shape. */
 export const LEAN_LIFECYCLE = 'lean-lifecycle';
@@ -48,6 +48,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
   const progress = new Progress(event, window, policy.credentialKinds);
   const reissueSharedIssuedBefore = input.renewal?.reissueSharedIssuedBefore;
   let renewal: FinishRenewalReport | undefined;
+  const runKind = input.renewal ? 'renewal' : 'enrollment';
   const retryNow = signalled();
   const issuedNow = signalled();
   setHandler(retryNowSignal, () => retryNow.request());
@@ -84,6 +85,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
         progress.attempt = attempt;
         progress.failed(err);
         log.warn('attempt failed', { attempt, errorType: describe(err).type, error: describe(err).message });
+        if (input.renewal) recordRenewalAttemptFailed();
         if (err instanceof WindowClosed || isWindowTimeout(err)) return await failDelivery('WindowClosed');
         if (!isRetryable(err)) return await failDelivery('NonRetryableError');
       }
@@ -169,7 +171,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     progress.nextAttemptAt = undefined;
     progress.enter('Delivered');
     log.info('delivered', { attempts: progress.attempt, kinds: policy.credentialKinds });
-    recordCompletion('Delivered', progress.attempt, event.eventTime);
+    recordCompletion('Delivered', progress.attempt, event.eventTime, runKind);
     return {
       stage: 'Delivered',
       enrollmentUserUuid: event.enrollmentUserUuid,
@@ -197,7 +199,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     const why = { AttemptsExhausted: 'all attempts used', WindowClosed: 'the 12.5-day window closed', NonRetryableError: 'an error that retrying cannot fix' }[reason];
     const last = lastError ? `; last error: ${lastError.type ?? 'Error'}: ${lastError.message}` : '';
     log.warn('delivery failed', { reason, attempts: attempt, lastErrorType: lastError?.type });
-    recordCompletion('Failed', attempt, event.eventTime);
+    recordCompletion('Failed', attempt, event.eventTime, runKind);
     throw ApplicationFailure.create({ type: DELIVERY_FAILED, nonRetryable: true, message: `S/MIME delivery failed after ${attempt} attempt${attempt === 1 ? '' : 's'}: ${why}${last}`, details: [report] });
   }
 
@@ -205,7 +207,7 @@ export async function provisionSmime(input: ProvisionInput): Promise<DeliveryRep
     await CancellationScope.nonCancellable(async () => {
       progress.nextAttemptAt = undefined;
       progress.enter('Cancelled');
-      recordCompletion('Cancelled', progress.attempt, event.eventTime);
+      recordCompletion('Cancelled', progress.attempt, event.eventTime, runKind);
       const report = await durable.cleanUpEnrollment.executeWithOptions({ summary: 'Clean up after cancellation' }, [{ event, reason: 'cancelled', enrollment, credentials: [] }]);
       log.info('cancelled; clean-up done', { ...report });
     });

@@ -6,7 +6,7 @@
  * devices whose profile must be re-pushed by hand.
  *
  *   renew  ─ pages of selected devices: a renewal run each (an open run of a device is joined)
- *   settle ─ until every run it started has ended: completed / failed, looked up every 30 s … 1 h
+ *   settle ─ until every run it started has ended: completed / failed, looked up every 5 s … 1 h
  *   notice ─ one profile re-install notice for the batch (none when UEM re-installed them all)
  *
  * Selecting a whole user (or everyone) also re-issues the user's shared encryption credential: all
@@ -23,7 +23,7 @@ const { sweepOutcomes, notifyReinstalls } = proxyActivities<Pick<FleetActivities
   retry: { initialInterval: '5s', maximumInterval: '5m' },
 });
 
-const FIRST_LOOK_MS = 30_000;
+const FIRST_LOOK_MS = 5_000;
 const LONGEST_LOOK_MS = 60 * 60_000;
 
 export async function renewSmime(input: RenewInput): Promise<SweepResult> {

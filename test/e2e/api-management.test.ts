@@ -84,6 +84,22 @@ describe('management API on the dev server', function () {
     }
   }
 
+  it('POST /v1/enrollments with an email while a UEM directory is configured → 422, nothing started', async () => {
+    const withDirectory = apiConfig({ taskQueue: testConfig.config.taskQueue, apiTokens: `${OPERATOR_TOKEN}:operator`, uemApiUrl: 'https://uem.example.test' });
+    const directoryApi = await startApi({ client: env.client, config: withDirectory.config });
+    try {
+      const event = enrollmentEvent({ email: 'ceo@bank.example' });
+      const answer = await request(`${directoryApi.url}/v1/enrollments`, { method: 'POST', headers: { Authorization: bearer(OPERATOR_TOKEN), 'Content-Type': 'application/json' }, body: JSON.stringify(startBody(event)) });
+      assert.equal(answer.status, 422, answer.text);
+      assert.match(answer.text, /address comes from UEM/);
+      const runs = await env.client.workflow.count(`WorkflowId = '${provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid)}'`);
+      assert.equal(runs.count, 0);
+    } finally {
+      await directoryApi.close();
+      withDirectory.cleanUp();
+    }
+  });
+
   it('POST /v1/enrollments → 201 with Location; again while open → 200 joined', async () => {
     const event = enrollmentEvent();
     stuck.add(event.enrollmentUserUuid);

@@ -3,17 +3,20 @@
  * contract's error answers, the admin API, persistence across restarts, and the process entry.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:https';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { CegGateway } from '../../src/activities/ceg/ceg-gateway';
 import { credentialPath, PROBLEM_MEDIA_TYPE } from '../../src/activities/ceg/wire-contract';
 import { ensureDevPki, type DevPki } from '../../src/peers/dev-pki';
 import { startCegSimulator, type CegSimulator, type SimUploadRecord } from '../../src/peers/ceg-sim';
-import { encryptPasswordForRecipient, opensslCredential, uploadOf, type TestCredential } from '../unit/ceg/credential-fixtures';
+import { encryptPasswordForRecipient, forgeCredential, opensslCredential, thumbprintOfPem, uploadOf, type TestCredential } from '../unit/ceg/credential-fixtures';
+
+const run = promisify(execFile);
 
 interface RawAnswer {
   status: number;
@@ -56,6 +59,7 @@ describe('CEG simulator', function () {
   const bodyOf = (credential: TestCredential, extra: Record<string, unknown> = {}) =>
     JSON.stringify({ pkcs12: credential.pkcs12.toString('base64'), password: credential.password, thumbprint: credential.thumbprint, email: credential.email, ...extra });
   const slotPath = () => credentialPath(crypto.randomUUID(), crypto.randomUUID(), 'signing');
+  const encryptionPath = () => credentialPath(crypto.randomUUID(), crypto.randomUUID(), 'encryption');
   const admin = async (path: string, init?: RequestInit) => fetch(`${sim.adminUrl}${path}`, init);
 
   before(async () => {
@@ -135,6 +139,105 @@ describe('CEG simulator', function () {
       const deviceUuid = path.split('/')[5];
       const held = ((await (await admin('/sim/uploads')).json()) as SimUploadRecord[]).filter((u) => u.deviceUuid === deviceUuid);
       assert.equal(held.length, 1);
+    });
+  });
+
+  describe('archived credentials', () => {
+    const work = () => join(dataDir, 'work');
+    const archivedOf = (...credentials: TestCredential[]) => credentials.map((c) => ({ pkcs12: c.pkcs12.toString('base64'), thumbprint: c.thumbprint }));
+    const held = async (path: string) => {
+      const [, , , , enrollmentUserUuid, deviceUuid, kind] = path.split('/');
+      return ((await (await admin('/sim/uploads')).json()) as SimUploadRecord[]).find((u) => u.enrollmentUserUuid === enrollmentUserUuid && u.deviceUuid === deviceUuid && u.kind === kind);
+    };
+    /** The certificate thumbprint OpenSSL reads from a stored archived file, opened with the slot's password file. */
+    const storedThumbprint = async (path: string, thumbprint: string) => {
+      const [, , , , enrollmentUserUuid, deviceUuid, kind] = path.split('/');
+      const dir = join(dataDir, 'ceg-sim', 'received', enrollmentUserUuid!, deviceUuid!);
+      const { stdout } = await run('openssl', ['pkcs12', '-in', join(dir, `${kind}.archived`, `${thumbprint}.p12`), '-clcerts', '-nokeys', '-legacy', '-passin', `file:${join(dir, `${kind}.pass`)}`]);
+      return thumbprintOfPem(stdout.slice(stdout.indexOf('-----BEGIN')));
+    };
+
+    it('accepts earlier keys with an encryption upload (an expired one, one for an old address), stores them and lists their thumbprints', async () => {
+      const current = await opensslCredential(work(), { email: 'ines@example.test' });
+      const older = await opensslCredential(work(), { email: 'ines@example.test', password: current.password });
+      const expired = forgeCredential({ email: 'ines@old-name.example', expired: true, password: current.password });
+      const path = encryptionPath();
+
+      const first = await raw('PUT', path, bodyOf(current, { archived: archivedOf(older, expired) }));
+      assert.equal(first.status, 201, JSON.stringify(first.body));
+      assert.deepEqual((await held(path))?.archivedThumbprints, [older.thumbprint, expired.thumbprint]);
+      assert.equal(await storedThumbprint(path, older.thumbprint), older.thumbprint);
+      assert.equal(await storedThumbprint(path, expired.thumbprint), expired.thumbprint);
+
+      const repeat = await raw('PUT', path, bodyOf(current, { archived: archivedOf(older, expired) }));
+      assert.equal(repeat.status, 200);
+      assert.equal(repeat.body.status, 'already-present');
+    });
+
+    it('a replacement brings its own archived list: files it does not name are removed', async () => {
+      const first = await opensslCredential(work(), { email: 'jon@example.test' });
+      const oldest = forgeCredential({ email: 'jon@example.test', password: first.password });
+      const path = encryptionPath();
+      assert.equal((await raw('PUT', path, bodyOf(first, { archived: archivedOf(oldest) }))).status, 201);
+
+      // The renewal: `second` replaces `first`, with a history of its own.
+      const second = await opensslCredential(work(), { email: 'jon@example.test' });
+      const earlier = await opensslCredential(work(), { email: 'jon@example.test', password: second.password });
+      const answer = await raw('PUT', path, bodyOf(second, { archived: archivedOf(earlier) }));
+      assert.equal(answer.status, 201);
+      assert.equal(answer.body.status, 'replaced');
+      assert.deepEqual((await held(path))?.archivedThumbprints, [earlier.thumbprint]);
+      const [, , , , user, device] = path.split('/');
+      assert.deepEqual(await readdir(join(dataDir, 'ceg-sim', 'received', user!, device!, 'encryption.archived')), [`${earlier.thumbprint}.p12`]);
+    });
+
+    it('answers 400 archived-not-allowed to archived credentials on a signing upload', async () => {
+      const older = await opensslCredential(work(), { email: alice.email, password: alice.password });
+      const answer = await raw('PUT', slotPath(), bodyOf(alice, { archived: archivedOf(older) }));
+      assert.equal(answer.status, 400);
+      assert.equal(answer.contentType.split(';')[0], PROBLEM_MEDIA_TYPE);
+      assert.equal(answer.body.type, 'urn:smime-escrow-provider:ceg:archived-not-allowed');
+    });
+
+    it('answers 422 naming the entry when an archived file does not open with the password, and stores nothing', async () => {
+      const current = await opensslCredential(work(), { email: 'kim@example.test' });
+      const older = await opensslCredential(work(), { email: 'kim@example.test', password: current.password });
+      const otherPassword = await opensslCredential(work(), { email: 'kim@example.test' });
+      const path = encryptionPath();
+      const answer = await raw('PUT', path, bodyOf(current, { archived: archivedOf(older, otherPassword) }));
+      assert.equal(answer.status, 422);
+      assert.equal(answer.body.type, 'urn:smime-escrow-provider:ceg:wrong-password');
+      assert.deepEqual(answer.body.errors.map((e: { path: string }) => e.path), ['archived.1']);
+      assert.equal(await held(path), undefined);
+    });
+
+    it('answers 422 when an archived file holds a key that is not its certificate\'s', async () => {
+      const current = await opensslCredential(work(), { email: 'lea@example.test' });
+      const broken = forgeCredential({ email: 'lea@example.test', mismatchedKey: true, password: current.password });
+      const answer = await raw('PUT', encryptionPath(), bodyOf(current, { archived: archivedOf(broken) }));
+      assert.equal(answer.status, 422);
+      assert.equal(answer.body.type, 'urn:smime-escrow-provider:ceg:key-mismatch');
+    });
+
+    it('the client sends archived credentials with an encryption upload and refuses them on a signing one', async () => {
+      const current = await opensslCredential(work(), { email: 'max@example.test' });
+      const older = await opensslCredential(work(), { email: 'max@example.test', password: current.password });
+      const client = new CegGateway({ url: sim.url, clientCertPem: pki.clientCertPem, clientKeyPem: pki.clientKeyPem, caPem: pki.caCertPem, timeoutMs: 10_000 });
+      try {
+        assert.equal(client.carriesArchived, true);
+        const archived = [{ pkcs12: older.pkcs12, thumbprint: older.thumbprint.toUpperCase(), notAfter: new Date().toISOString() }];
+        const upload = uploadOf(current, { kind: 'encryption', archived });
+        await client.upload(upload);
+        const path = credentialPath(upload.enrollmentUserUuid, upload.deviceUuid, 'encryption');
+        assert.deepEqual((await held(path))?.archivedThumbprints, [older.thumbprint]);
+
+        const before = ((await (await admin('/sim/stats')).json()) as { uploadRequests: number }).uploadRequests;
+        await assert.rejects(client.upload(uploadOf(current, { kind: 'signing', archived })), (err: Error & { type?: string }) => err.type === 'GatewayRejected');
+        const after = ((await (await admin('/sim/stats')).json()) as { uploadRequests: number }).uploadRequests;
+        assert.equal(after, before, 'nothing was sent');
+      } finally {
+        await client.close();
+      }
     });
   });
 

@@ -134,6 +134,14 @@ describe('lifecycle end to end (dev server, real activities, CEG simulator, Open
     assert.equal(decrypted.stdout, 'Quarterly numbers attached.\n');
   });
 
+  it('a delivered enrollment\'s history is at most 30 events and 24 KB (payload codec on)', async () => {
+    const handle = await stack.start(enrollmentEvent({ platform: 'Apple' }));
+    await handle.result();
+    const { historyLength, historySize } = await handle.describe();
+    assert.ok(historyLength <= 30, `${historyLength} events`);
+    assert.ok(historySize !== undefined && historySize <= 24 * 1024, `${historySize} bytes`);
+  });
+
   it('the history, read raw, holds only encrypted payloads (payload codec on)', async () => {
     const event = enrollmentEvent();
     const handle = await stack.start(event);

@@ -31,7 +31,7 @@ import { createLogger } from '../../src/logging';
 import { startOrderCaSimulator, type OrderCaSimulator } from '../../src/peers/order-ca-sim';
 import { enrollmentEvent } from '../helpers/events';
 import { fakeActivities } from '../helpers/fake-activities';
-import { createTimeSkippingEnv } from '../helpers/temporal';
+import { createTimeSkippingEnv, holdingTime } from '../helpers/temporal';
 import { withProvisioning } from '../helpers/workflow-harness';
 
 const logger = createLogger({ level: 'silent' });
@@ -92,24 +92,7 @@ describe('provisionSmime with the order-and-poll CA (time-skipping, simulator, r
       renewWithinMs: 30 * DAY_MS,
     } as Partial<ActivityDeps> as ActivityDeps);
     const fakes = fakeActivities(clock);
-    return Object.assign(fakes, { requestCertificates: timeHeld(real.requestCertificates), awaitIssuance: timeHeld(real.awaitIssuance) });
-  }
-
-  /**
-   * The test server skips time whenever the client waits and nothing holds it — even while an
-   * activity is busy. A slow machine would then let days pass inside one CA call (the simulator
-   * reading a clock far ahead). Hold time still while a real activity runs, as it would be.
-   */
-  function timeHeld<A extends unknown[], R>(activity: (...args: A) => Promise<R>): (...args: A) => Promise<R> {
-    const testService = env.connection.testService!;
-    return async (...args: A) => {
-      await testService.lockTimeSkipping({});
-      try {
-        return await activity(...args);
-      } finally {
-        await testService.unlockTimeSkipping({});
-      }
-    };
+    return Object.assign(fakes, holdingTime(env, { requestCertificates: real.requestCertificates, awaitIssuance: real.awaitIssuance }));
   }
 
   async function freshEvent() {

@@ -99,6 +99,17 @@ describe('npm run simulate against the running stack', function () {
     assert.ok(lookedUp.slice(before).every((email) => email.endsWith('@uem-sim.example.com')));
   });
 
+  it('events for devices UEM knows: plain runs enroll them in the UEM simulator first; --events-only does not', async () => {
+    const before = sim.inventory.size;
+    const run = await simulate(['--devices', '3', '--uem-url', sim.url, '--url', `${api.url}/webhooks/uem`], {});
+    assert.equal(run.code, 0, `${run.stdout}\n${run.stderr}`);
+    assert.match(run.stdout, /^accepted:\s+3$/m);
+    assert.equal(sim.inventory.size - before, 3, 'a reconcile finds them in UEM');
+    const eventsOnly = await simulate(['--devices', '2', '--events-only', '--uem-url', sim.url, '--url', `${api.url}/webhooks/uem`], {});
+    assert.equal(eventsOnly.code, 0, `${eventsOnly.stdout}\n${eventsOnly.stderr}`);
+    assert.equal(sim.inventory.size - before, 3);
+  });
+
   it('--wait without an API token follows the workflows through Temporal', async () => {
     const run = await simulate(['--devices', '3', '--rate', '20', '--wait', '--timeout', '60s', '--url', `${api.url}/webhooks/uem`], {
       TEMPORAL_ADDRESS: env.address,

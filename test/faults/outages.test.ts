@@ -65,6 +65,7 @@ function withOutages(deps: ActivityDeps, ca: Outage, gateway: Outage, tally: { c
     },
     gateway: {
       type: deps.gateway.type,
+      carriesArchived: deps.gateway.carriesArchived,
       upload: (credential) => unlessDown(gateway, tally.gateway, 'GatewayUnavailable', () => deps.gateway.upload(credential)),
     },
   };

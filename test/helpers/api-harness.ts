@@ -15,6 +15,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { Registry } from 'prom-client';
 import { createApp } from '../../src/api/app';
+import type { CredentialReader } from '../../src/api/credential-reader';
 import { loadConfig, type Config, type SettingName } from '../../src/config';
 import { createLogger, type Logger } from '../../src/logging';
 import type { FakeActivities } from './fake-activities';
@@ -76,10 +77,10 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(options: { client: Client; config: Config; temporalTimeoutMs?: number }): Promise<RunningApi> {
+export async function startApi(options: { client: Client; config: Config; temporalTimeoutMs?: number; credentials?: CredentialReader }): Promise<RunningApi> {
   const { logger, lines } = capturingLogger();
   const registry = new Registry();
-  const app = createApp({ client: options.client, config: options.config, logger, registry, temporalTimeoutMs: options.temporalTimeoutMs });
+  const app = createApp({ client: options.client, config: options.config, logger, registry, temporalTimeoutMs: options.temporalTimeoutMs, credentials: options.credentials });
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.listen(0, '127.0.0.1', (err?: Error) => (err ? reject(err) : resolve(s)));
   });

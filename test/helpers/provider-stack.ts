@@ -127,6 +127,7 @@ export async function startProviderStack(options: ProviderStackOptions = {}): Pr
     validityDays: 365,
     pkcs12: { defaultProfile: 'legacy', byPlatform: { Apple: 'legacy', Android: 'legacy', WinRT: 'modern' } },
     recipientCertificatePem: pki.recipientCertPem,
+    archivedEncryptionKeys: 5,
     revokeSigningOnCancel: true,
     revokeSuperseded: true,
     database,

@@ -91,3 +91,27 @@ export async function stopDevServer(): Promise<void> {
   devServer = undefined;
   await env?.teardown();
 }
+
+/**
+ * Activities that hold the time-skipping server's clock while they run. The test server skips
+ * time whenever the client waits and no workflow task is outstanding — also while an activity is
+ * busy, so on a slow machine a day could pass inside one call (and its timeout fire). Real
+ * activities take no time to speak of at the scale of these tests; holding the clock says so.
+ */
+export function holdingTime<T extends object>(env: TestWorkflowEnvironment, activities: T): T {
+  const testService = env.connection.testService;
+  if (!testService) return activities;
+  const held: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(activities)) {
+    if (typeof fn !== 'function') continue;
+    held[name] = async (...args: unknown[]) => {
+      await testService.lockTimeSkipping({});
+      try {
+        return await (fn as (...a: unknown[]) => unknown).apply(activities, args);
+      } finally {
+        await testService.unlockTimeSkipping({});
+      }
+    };
+  }
+  return held as T;
+}

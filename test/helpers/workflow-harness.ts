@@ -6,6 +6,7 @@ import type { EnrollmentEvent } from '../../src/domain/enrollment';
 import { provisioningWorkflowId } from '../../src/domain/enrollment';
 import { defaultPolicy, type ProvisioningPolicy } from '../../src/domain/policy';
 import type { provisionSmime } from '../../src/workflows/provision-smime';
+import type { RenewalRequest } from '../../src/workflows/definitions';
 import type { FakeActivities } from './fake-activities';
 import { workflowBundle } from './temporal';
 
@@ -24,6 +25,7 @@ export async function withProvisioning<T>(
   event: EnrollmentEvent,
   body: (run: Run) => Promise<T>,
   policy: ProvisioningPolicy = defaultPolicy(),
+  renewal?: RenewalRequest,
 ): Promise<T> {
   const taskQueue = `test-${randomUUID()}`;
   const worker = await Worker.create({
@@ -38,7 +40,7 @@ export async function withProvisioning<T>(
     const handle = await env.client.workflow.start<typeof provisionSmime>('provisionSmime', {
       taskQueue,
       workflowId: provisioningWorkflowId(event.enrollmentUserUuid, event.deviceUuid),
-      args: [{ event, policy }],
+      args: [{ event, policy, ...(renewal ? { renewal } : {}) }],
     });
     try {
       return await body({ handle, startedAt });

@@ -21,9 +21,9 @@ describe('replay corpus (test/replay/histories)', function () {
   this.timeout(120_000);
   before(() => installTestRuntime());
 
-  it('holds the delivered, 75-attempt failure, pending-then-issued and cancelled paths, of both lifecycle shapes', () => {
+  it('holds the delivered, 75-attempt failure, pending-then-issued and cancelled paths, of both lifecycle shapes, and a renewal', () => {
     const paths = ['ca-pending-then-issued.json', 'cancelled-while-waiting.json', 'delivered.json', 'failed-after-75-attempts.json'];
-    assert.deepEqual(FILES, [...paths, ...paths.map((p) => `legacy-${p}`)].sort());
+    assert.deepEqual(FILES, [...paths, ...paths.map((p) => `legacy-${p}`), 'renewal-delivered.json'].sort());
   });
 
   it('replays every recorded history with the current workflow code', async () => {

@@ -5,7 +5,7 @@
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { retryable } from '../../src/domain/errors';
 import { DAY_MS } from '../../src/domain/schedule';
-import { statusQuery } from '../../src/workflows/definitions';
+import { statusQuery, type RenewalRequest } from '../../src/workflows/definitions';
 import { enrollmentEvent } from '../helpers/events';
 import { fakeActivities, fakeSummary, type FakeActivities } from '../helpers/fake-activities';
 import type { Run } from '../helpers/workflow-harness';
@@ -16,6 +16,8 @@ export interface Scenario {
   activities: (clock: () => Promise<number>) => FakeActivities;
   /** Drive the run to its end. */
   drive: (env: TestWorkflowEnvironment, run: Run) => Promise<void>;
+  /** A renewal run (started by a reconcile or a renewal on demand). */
+  renewal?: RenewalRequest;
 }
 
 const settle = async (run: Run) => {
@@ -53,6 +55,12 @@ export const SCENARIOS: Scenario[] = [
       });
     },
     drive: async (_env, run) => settle(run),
+  },
+  {
+    name: 'renewal-delivered',
+    activities: (clock) => fakeActivities(clock),
+    drive: async (_env, run) => settle(run),
+    renewal: { reason: 'expires within 30 days', sweepId: 'smime-reconcile-2f0b6d0e-8a3c-4c1e-9d7a-5b6c7d8e9f01' },
   },
   {
     name: 'cancelled-while-waiting',

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
+import { temporal } from '@temporalio/proto';
 import { retryable } from '../../src/domain/errors';
 import { DAY_MS, HOUR_MS } from '../../src/domain/schedule';
 import { enrollmentEvent } from '../helpers/events';
@@ -67,6 +68,8 @@ describe('provisionSmime attempts (time-skipping, real durations)', function () 
       assert.equal(description.searchAttributes.Attempt?.[0], 75);
       const history = await handle.fetchHistory();
       assert.ok(history.events!.length <= 800, `a 75-attempt failure in ${history.events!.length} events`);
+      const bytes = temporal.api.history.v1.History.encode(history).finish().length;
+      assert.ok(bytes <= 500 * 1024, `a 75-attempt failure in ${bytes} bytes`);
     });
     // Four quick tries per attempt; the first of each is the attempt's start.
     const firstTries = activities.callsOf('deliverCredentials', 'signing').filter((_, i) => i % 4 === 0);

@@ -152,7 +152,7 @@ describe('fleet sweeps (time-skipping, fleet activities faked)', function () {
     const result = await withSweep(fleet, 'renewSmime', 'renewal', [{ selector: { userUuid: randomUUID() }, reason: 'profile change' }], (handle) => handle.result() as Promise<SweepProgress>);
     assert.deepEqual(result.outcomes, { running: 0, completed: 2, failed: 1, cancelled: 0 });
     const looks = fleet.callsOf('sweepOutcomes');
-    assert.ok(looks.length < 40, `looked ${looks.length} times in 30 hours (30 s doubling to hourly)`);
+    assert.ok(looks.length < 45, `looked ${looks.length} times in 30 hours (5 s doubling to hourly)`);
     const notices = fleet.callsOf('notifyReinstalls');
     assert.equal(notices.length, 1);
     assert.ok(notices[0]!.at >= looks[looks.length - 1]!.at, 'the notice comes once the runs have ended');

@@ -26,6 +26,7 @@ import { readPemFile, validatedUrl } from '../settings-files';
 import { errorCodes, parseJson, TLS_TRUST_ERRORS } from '../transport';
 import type { CredentialGateway, CredentialUpload, GatewayReceipt } from './credential-gateway';
 import {
+  archivedAllowedFor,
   classifyStatus,
   credentialPath,
   credentialUploadResponseSchema,
@@ -64,6 +65,8 @@ const CLIENT_CERT_REFUSED = /^ERR_SSL_(?:SSLV3|TLSV1|TLSV13)_ALERT_(?:UNKNOWN_CA
 
 export class CegGateway implements CredentialGateway {
   readonly type = 'ceg';
+  /** The contract's `archived` list: the device profile gets the user's earlier encryption keys too. */
+  readonly carriesArchived = true;
   private readonly base: URL;
   private readonly agent: Agent;
   private readonly timeoutMs: number;
@@ -102,6 +105,10 @@ export class CegGateway implements CredentialGateway {
   }
 
   async upload(credential: CredentialUpload): Promise<GatewayReceipt> {
+    const archived = credential.archived ?? [];
+    if (archived.length > 0 && !archivedAllowedFor(credential.kind)) {
+      throw nonRetryable('GatewayRejected', `the CEG upload contract carries archived credentials only with an encryption credential, not with a ${credential.kind} one`);
+    }
     const body: CredentialUploadBody = {
       pkcs12: credential.pkcs12.toString('base64'),
       // With an encrypted password the clear one stays home: the point of encrypting it.
@@ -110,6 +117,7 @@ export class CegGateway implements CredentialGateway {
       email: credential.email,
       ...(credential.enrollmentUserId ? { enrollmentUserId: credential.enrollmentUserId } : {}),
       ...(credential.profile ? { profile: credential.profile } : {}),
+      ...(archived.length > 0 ? { archived: archived.map((a) => ({ pkcs12: a.pkcs12.toString('base64'), thumbprint: a.thumbprint.toLowerCase() })) } : {}),
     };
     const checked = validateUploadBody(body);
     if (!checked.ok) {
@@ -133,6 +141,7 @@ export class CegGateway implements CredentialGateway {
         enrollmentUserUuid: credential.enrollmentUserUuid,
         deviceUuid: credential.deviceUuid,
         thumbprint: body.thumbprint,
+        ...(body.archived ? { archivedThumbprints: body.archived.map((a) => a.thumbprint) } : {}),
         httpStatus: answer.status,
         outcome: parsed.success ? parsed.data.status : undefined,
         receiptId: receipt.receiptId,

@@ -17,6 +17,22 @@ export interface CredentialUpload {
   email: string;
   /** The PKCS#12 profile used (legacy | modern); sent so the gateway can check the file agrees. */
   profile?: Pkcs12Profile;
+  /**
+   * Encryption only, and only for a gateway that `carriesArchived`: the user's earlier encryption
+   * credentials, newest first, so the device can still open mail encrypted to older certificates.
+   * Each file opens with `password` and is built with `profile`, like the main one.
+   */
+  archived?: ArchivedCredential[];
+}
+
+/** An earlier encryption credential of the user, delivered as history next to the current one. */
+export interface ArchivedCredential {
+  /** The PKCS#12 (key, certificate, chain), same password and profile as the upload's main file. */
+  pkcs12: Buffer;
+  /** SHA-256 of the DER certificate, hex. */
+  thumbprint: string;
+  /** The certificate's notAfter, ISO 8601 (it may have passed: an expired key still opens old mail). */
+  notAfter: string;
 }
 
 export interface GatewayReceipt {
@@ -33,6 +49,11 @@ export interface GatewayReceipt {
  */
 export interface CredentialGateway {
   readonly type: string;
+  /**
+   * Whether an upload may carry `archived` credentials (the user's earlier encryption keys). When
+   * false the caller does not build them at all: no key leaves the escrow for nothing.
+   */
+  readonly carriesArchived: boolean;
   upload(credential: CredentialUpload): Promise<GatewayReceipt>;
   /** Optional: remove what was uploaded for a device (unenroll clean-up). */
   delete?(target: { enrollmentUserUuid: string; deviceUuid: string; enrollmentUserId?: string }): Promise<void>;

@@ -5,9 +5,11 @@
  *   POST {UEM_API_URL}/api/system/users/{EnrollmentUserId}/uploadsmimecerts
  *   Accept: application/json;version=1       aw-tenant-code: <API key>     Basic or Bearer
  *   { "Signing":    { "CertificatePayload": <base64 PKCS#12>, "Password": <password> } }
- *   { "Encryption": { "CertificatePayload": <base64 PKCS#12>, "Password": <password> } }
+ *   { "Encryption": { "CertificatePayload": <base64 PKCS#12>, "Password": <password> },
+ *     "Archived": [ { "CertificatePayload": <base64 PKCS#12>, "Password": <password> }, ... ] }
  *
- * one object per call, for the credential kind being delivered. UEM then holds the private key
+ * one object per call, for the credential kind being delivered; `Archived` (the user's earlier
+ * encryption credentials, newest first) only with `Encryption` and only when there are any. UEM then holds the private key
  * and its password (see docs/uem-direct-upload.md): the very thing CEG exists to avoid, so this
  * is the fallback, not the default.
  *
@@ -61,12 +63,14 @@ export function uploadSmimeCertsPath(enrollmentUserId: string): string {
   return UEM_PATHS.uploadSmimeCerts(enrollmentUserId);
 }
 
-export function uploadSmimeCertsBody(kind: CredentialKind, pkcs12: Buffer, password: string): UemSmimeUploadBody {
-  return smimeUploadBodyFor(kind, pkcs12, password);
+export function uploadSmimeCertsBody(kind: CredentialKind, pkcs12: Buffer, password: string, archived: Buffer[] = []): UemSmimeUploadBody {
+  return smimeUploadBodyFor(kind, pkcs12, password, archived);
 }
 
 export class UemDirectGateway implements CredentialGateway {
   readonly type = 'uem-direct';
+  /** UEM's SMIMECertificate model has an `Archived` list (which UEM's own reference says it ignores for now). */
+  readonly carriesArchived = true;
   private readonly client: UemRestClient;
   private readonly logger?: Logger;
   private readonly timeoutMs: number;
@@ -86,6 +90,10 @@ export class UemDirectGateway implements CredentialGateway {
         { enrollmentUserUuid: credential.enrollmentUserUuid, deviceUuid: credential.deviceUuid },
       );
     }
+    const archived = credential.archived ?? [];
+    if (archived.length > 0 && credential.kind !== 'encryption') {
+      throw nonRetryable('GatewayRejected', `UEM's S/MIME upload takes archived certificates with an encryption certificate only, not with a ${credential.kind} one`);
+    }
     const path = uploadSmimeCertsPath(userId);
     const what = `${credential.kind} credential for UEM user ${userId}`;
     const started = Date.now();
@@ -93,7 +101,7 @@ export class UemDirectGateway implements CredentialGateway {
       method: 'POST',
       path,
       accept: UEM_UPLOAD_ACCEPT,
-      json: JSON.stringify(uploadSmimeCertsBody(credential.kind, credential.pkcs12, credential.password)),
+      json: JSON.stringify(uploadSmimeCertsBody(credential.kind, credential.pkcs12, credential.password, archived.map((a) => a.pkcs12))),
       unavailableType: 'GatewayUnavailable',
       timeoutMs: this.timeoutMs,
     });
@@ -105,6 +113,7 @@ export class UemDirectGateway implements CredentialGateway {
         enrollmentUserUuid: credential.enrollmentUserUuid,
         deviceUuid: credential.deviceUuid,
         thumbprint: credential.thumbprint.toLowerCase(),
+        ...(archived.length > 0 ? { archivedThumbprints: archived.map((a) => a.thumbprint.toLowerCase()) } : {}),
         httpStatus: answer.status,
         ms: Date.now() - started,
       },
@@ -114,7 +123,7 @@ export class UemDirectGateway implements CredentialGateway {
   }
 
   private failureFor(answer: UemAnswer, what: string, credential: CredentialUpload): ApplicationFailure {
-    const uem = readUemError(answer, [credential.password, credential.pkcs12.toString('base64')]);
+    const uem = readUemError(answer, [credential.password, credential.pkcs12.toString('base64'), ...(credential.archived ?? []).map((a) => a.pkcs12.toString('base64'))]);
     const said = uem.message ? `: ${uem.message}` : '';
     const details = { httpStatus: answer.status, uemErrorCode: uem.errorCode, uemMessage: uem.message };
     if (isTransientStatus(answer.status)) {

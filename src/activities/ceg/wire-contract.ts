@@ -7,6 +7,7 @@
  * module only: paths, body field names, status meanings.
  *
  *   PUT    /api/v1/credentials/{enrollmentUserUuid}/{deviceUuid}/{kind}   upload one credential
+ *                                                                          (encryption: with its history)
  *   DELETE /api/v1/credentials/{enrollmentUserUuid}/{deviceUuid}          remove a device's credentials
  *
  * Transport: HTTPS with a client certificate (mTLS); no other authentication.
@@ -73,6 +74,34 @@ const passwordSchema = z
   .max(512, 'must be at most 512 characters')
   .regex(/^[^\r\n\0]+$/, 'must not contain line breaks or NUL');
 
+/** SHA-256 of a DER certificate, hex: sent lower case, upper case accepted, compared lower case. */
+const thumbprintSchema = z
+  .string()
+  .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (SHA-256 of the DER certificate)')
+  .transform((v) => v.toLowerCase());
+
+/**
+ * Most archived credentials one upload may carry: 50 legacy PKCS#12 files with 4096-bit keys and
+ * a chain (≈ 14 KiB of base64 each) plus the main one stay well under MAX_UPLOAD_BODY_BYTES.
+ */
+export const MAX_ARCHIVED_CREDENTIALS = 50;
+
+/**
+ * One of the user's earlier encryption credentials, carried as history in an encryption upload.
+ * It opens with the upload's password and is built with the upload's profile.
+ */
+export const archivedCredentialSchema = z.object({
+  /** The PKCS#12 (private key, certificate, chain), standard base64. */
+  pkcs12: z.base64('must be standard base64').min(1, 'must not be empty'),
+  /** SHA-256 of its DER leaf certificate, hex. */
+  thumbprint: thumbprintSchema,
+});
+
+/** `archived` is history of the user's encryption key; a signing slot has none (a 400 `archived-not-allowed`). */
+export function archivedAllowedFor(kind: CredentialKind): boolean {
+  return kind === 'encryption';
+}
+
 /**
  * The upload body. `password` may be omitted when `passwordEncrypted` is sent; when both are
  * sent they must agree (the gateway checks). Unknown fields are ignored, so either side can add
@@ -87,10 +116,7 @@ export const credentialUploadBodySchema = z
     /** RSAES-OAEP (SHA-256, MGF1-SHA-256, empty label) of the UTF-8 password to the gateway's recipient certificate, base64. */
     passwordEncrypted: z.base64('must be standard base64').min(1, 'must not be empty').optional(),
     /** SHA-256 of the DER leaf certificate, hex (sent lower case; upper case accepted). */
-    thumbprint: z
-      .string()
-      .regex(/^[0-9a-fA-F]{64}$/, 'must be 64 hex digits (SHA-256 of the DER certificate)')
-      .transform((v) => v.toLowerCase()),
+    thumbprint: thumbprintSchema,
     /** The user's email address; the certificate must carry it as a SAN rfc822Name. */
     email: z
       .string()
@@ -100,10 +126,24 @@ export const credentialUploadBodySchema = z
     enrollmentUserId: z.string().min(1).max(64).optional(),
     /** The PKCS#12 profile the sender used; a gateway may check the file agrees. */
     profile: z.enum(['legacy', 'modern']).optional(),
+    /**
+     * Encryption uploads only: the user's earlier encryption credentials, newest first, each
+     * opening with the same password. Distinct thumbprints, none equal to `thumbprint`.
+     */
+    archived: z.array(archivedCredentialSchema).max(MAX_ARCHIVED_CREDENTIALS, `must hold at most ${MAX_ARCHIVED_CREDENTIALS} credentials`).optional(),
   })
   .refine((b) => b.password !== undefined || b.passwordEncrypted !== undefined, {
     message: 'password or passwordEncrypted is required',
     path: ['password'],
+  })
+  .superRefine((b, ctx) => {
+    const seen = new Set([b.thumbprint]);
+    b.archived?.forEach((entry, i) => {
+      if (seen.has(entry.thumbprint)) {
+        ctx.addIssue({ code: 'custom', message: 'must differ from the main thumbprint and every other archived one', path: ['archived', i, 'thumbprint'] });
+      }
+      seen.add(entry.thumbprint);
+    });
   });
 export type CredentialUploadBody = z.input<typeof credentialUploadBodySchema>;
 export type ValidCredentialUploadBody = z.output<typeof credentialUploadBodySchema>;
@@ -167,6 +207,7 @@ export type Problem = z.output<typeof problemSchema>;
 export const PROBLEMS = {
   invalidBody: { slug: 'invalid-body', status: 400, title: 'The request body does not follow the upload contract' },
   invalidPath: { slug: 'invalid-path', status: 400, title: 'The path does not name a UUID pair and a credential kind' },
+  archivedNotAllowed: { slug: 'archived-not-allowed', status: 400, title: 'Archived credentials are allowed only in an encryption upload' },
   clientNotAllowed: { slug: 'client-not-allowed', status: 403, title: 'The client certificate is not allowed to upload' },
   notFound: { slug: 'not-found', status: 404, title: 'No such resource' },
   bodyTooLarge: { slug: 'body-too-large', status: 413, title: 'The request body is too large' },

@@ -5,6 +5,9 @@
  * exist only inside this step and never enter the workflow's history. The register then records
  * the credential as the device's active one (the one it replaces becomes superseded) and forgets
  * the device's own key. A repeat finds the credential active and sends nothing.
+ *
+ * A shared encryption credential takes the user's earlier escrowed ones along as history, for a
+ * gateway that carries them (./archived-credentials.ts).
  */
 import { log } from '@temporalio/activity';
 import type { Pkcs12Profile } from '../../domain/credentials';
@@ -16,6 +19,7 @@ import { encryptForRecipient, randomPassword } from '../crypto/password';
 import { buildPkcs12 } from '../crypto/pkcs12';
 import type { EscrowStore } from '../escrow/escrow-store';
 import type { CredentialRegister, RegisteredCredential } from '../register/credential-register';
+import { archivedCredentialsFor } from './archived-credentials';
 import { requestKeyOf } from './issuance';
 
 export interface Pkcs12Policy {
@@ -31,6 +35,8 @@ export interface DeliveryDeps {
   pkcs12: Pkcs12Policy;
   /** When set, each password is also encrypted to this certificate for the gateway. */
   recipientCertificatePem?: string;
+  /** Earlier encryption credentials sent along as history, at most (ARCHIVED_ENCRYPTION_KEYS; 0: none). */
+  archivedEncryptionKeys: number;
 }
 
 export interface DeliveryRequest {
@@ -49,14 +55,16 @@ export async function deliver(deps: DeliveryDeps, request: DeliveryRequest): Pro
 
   const profile = profileFor(deps.pkcs12, request.platform);
   const password = randomPassword();
+  const friendlyName = `S/MIME ${kind} ${user.email}`;
   const pkcs12 = await buildPkcs12({
     privateKeyPkcs8: await privateKeyOf(deps, row),
     certificatePem: row.certificate.certificatePem,
     chainPem: row.certificate.chainPem,
     password,
     profile,
-    friendlyName: `S/MIME ${kind} ${user.email}`,
+    friendlyName,
   });
+  const archived = await archivedCredentialsFor({ gateway: deps.gateway, escrow: deps.escrow, limit: deps.archivedEncryptionKeys }, row, { password, profile, friendlyName });
   const receipt = await deps.gateway.upload({
     enrollmentUserUuid: enrollment.enrollmentUserUuid,
     deviceUuid: enrollment.deviceUuid,
@@ -68,9 +76,17 @@ export async function deliver(deps: DeliveryDeps, request: DeliveryRequest): Pro
     profile,
     thumbprint: row.certificate.thumbprint,
     email: user.email,
+    ...(archived ? { archived } : {}),
   });
   const delivered = await deps.register.markDelivered(requestKey, { gateway: deps.gateway.type, deliveredAt: new Date().toISOString(), pkcs12Profile: profile });
-  log.info('credential delivered', { kind, thumbprint: row.certificate.thumbprint, profile, alreadyPresent: receipt.alreadyPresent, gateway: deps.gateway.type });
+  log.info('credential delivered', {
+    kind,
+    thumbprint: row.certificate.thumbprint,
+    ...(archived ? { archivedThumbprints: archived.map((a) => a.thumbprint) } : {}),
+    profile,
+    alreadyPresent: receipt.alreadyPresent,
+    gateway: deps.gateway.type,
+  });
   return { ...receiptOf(delivered, receipt.alreadyPresent), ...(receipt.receiptId ? { receiptId: receipt.receiptId } : {}) };
 }
 

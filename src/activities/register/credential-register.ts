@@ -305,7 +305,7 @@ export class CredentialRegister {
     await this.update(
       requestKey,
       `state = 'issued', certificate_json = $2, serial = $3, thumbprint = $4, not_after = $5, ca_request_id = COALESCE($6, ca_request_id), escrow_id = $7,
-       key_ciphertext = CASE WHEN $7 IS NULL THEN key_ciphertext ELSE NULL END, dek_wrapped = CASE WHEN $7 IS NULL THEN dek_wrapped ELSE NULL END`,
+       key_ciphertext = CASE WHEN CAST($7 AS TEXT) IS NULL THEN key_ciphertext ELSE NULL END, dek_wrapped = CASE WHEN CAST($7 AS TEXT) IS NULL THEN dek_wrapped ELSE NULL END`,
       [JSON.stringify(certificate), certificate.serial, certificate.thumbprint, certificate.notAfter, issued.caRequestId ?? null, issued.escrowId ?? null],
       ['requested', 'pending', 'issued'],
     );

@@ -244,15 +244,29 @@ export const deviceInfo = caseless({
 });
 export type DeviceInfo = z.output<typeof deviceInfo>;
 
-/** One credential as UEM's SMIMECertificate model names it (exact case: the simulator checks it so). */
+/** One credential as UEM's Certificate model names it (exact case: the simulator checks it so). */
 export const smimeCertificate = z.object({ CertificatePayload: z.string().min(1), Password: z.string() });
 export type UemSmimeCertificate = z.infer<typeof smimeCertificate>;
-export const smimeUploadBody = z.object({ Signing: smimeCertificate.optional(), Encryption: smimeCertificate.optional() });
+/**
+ * UEM's SMIMECertificate model: `Signing`, `Encryption` and `Archived` (a list of the same
+ * Certificate shape; the user's earlier certificates). *Documented (SPEC `SMIMECertificate.md`,
+ * `smime_certificate.py`)*, with the note that UEM ignores `Archived` "now as the implementation
+ * is postponed": sending it does no harm where it is ignored, see docs/uem-direct-upload.md.
+ */
+export const smimeUploadBody = z.object({ Signing: smimeCertificate.optional(), Encryption: smimeCertificate.optional(), Archived: z.array(smimeCertificate).optional() });
 export type UemSmimeUploadBody = z.infer<typeof smimeUploadBody>;
 
-export function smimeUploadBodyFor(kind: 'signing' | 'encryption', pkcs12: Buffer, password: string): UemSmimeUploadBody {
+/** The body for one credential; `archived` (earlier encryption credentials, same password) goes with an encryption one only. */
+export function smimeUploadBodyFor(kind: 'signing' | 'encryption', pkcs12: Buffer, password: string, archived: Buffer[] = []): UemSmimeUploadBody {
   const certificate: UemSmimeCertificate = { CertificatePayload: pkcs12.toString('base64'), Password: password };
-  return kind === 'signing' ? { Signing: certificate } : { Encryption: certificate };
+  if (kind === 'signing') {
+    if (archived.length > 0) throw new Error('archived certificates go with an encryption certificate only');
+    return { Signing: certificate };
+  }
+  return {
+    Encryption: certificate,
+    ...(archived.length > 0 ? { Archived: archived.map((file) => ({ CertificatePayload: file.toString('base64'), Password: password })) } : {}),
+  };
 }
 
 // ------------------------------------------------------------------------------ rate limits

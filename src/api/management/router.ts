@@ -1,10 +1,10 @@
 /**
- * The management API under /v1: list, look at, start and steer provisioning workflows. What each
+ * The management API under /v1: list, look at, start and steer provisioning workflows (and, in
+ * ./fleet-router.ts, the credential register and the fleet sweeps). What each
  * route takes and answers is in ./operations.ts; the handlers get its input already validated.
  * Bearer tokens from API_TOKENS; `viewer` may read, `operator` may also act. Only provisioning
  * workflow IDs are accepted, so the API cannot be used to poke at other workflows in the namespace.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import express, { type Request, type Response, type Router } from 'express';
 import { executionInfoFromRaw } from '../../temporal/sdk-internals';
 import { provisioningPolicy } from '../../config';
@@ -21,6 +21,8 @@ import { rememberRoute } from '../request-log';
 import type { ActionAccepted, EnrollmentList } from '../schemas/enrollments';
 import { GRPC, grpcCode, isWorkflowNotFound } from '../temporal-errors';
 import { enrollmentView, summarise, viewerView } from './enrollment-view';
+import { mountFleetRoutes } from './fleet-router';
+import { decodePageToken, encodePageToken } from './page-token';
 import {
   cancelEnrollment,
   getEnrollment,
@@ -44,6 +46,10 @@ export function managementRouter(ctx: ApiContext): Router {
   const log = (res: Response) => res.locals.log as Logger;
 
   mountOperation(router, startEnrollment, role[startEnrollment.access], async ({ body }, _req, res) => {
+    if (body.email && ctx.config.uemApiUrl) {
+      // The mailbox in a certificate is UEM's to say (the provider is the registration authority, and UEM its only proof).
+      throw new HttpProblem('invalidField', 'email cannot be chosen when a UEM directory is configured (UEM_API_URL): the address comes from UEM for the EnrollmentUserUUID; leave email out', { field: 'email' });
+    }
     const event: EnrollmentEvent = {
       enrollmentUserUuid: body.enrollmentUserUuid,
       deviceUuid: body.deviceUuid,
@@ -138,6 +144,9 @@ export function managementRouter(ctx: ApiContext): Router {
     accepted(res, { workflowId, runId, action: 'terminate' });
   });
 
+  // The credential register and the fleet sweeps, under the same tokens and rate limit.
+  mountFleetRoutes(router, ctx, role);
+
   // Other methods on these paths: 405 with Allow.
   router.all(expressPath(listEnrollments), rememberRoute, methodNotAllowed(['GET', 'POST']));
   router.all(expressPath(getEnrollment), rememberRoute, methodNotAllowed(['GET']));
@@ -152,29 +161,6 @@ export function managementRouter(ctx: ApiContext): Router {
   }
 
   return router;
-}
-
-/**
- * Page tokens carry Temporal's opaque token plus a check value over it and the query. A token that
- * was mangled, or is replayed with other filters, is refused here with 400 instead of reaching the
- * visibility store (which answers garbage with an internal error). A check value, not a MAC: the
- * token is no secret and a forged one can at worst fail in Temporal.
- */
-function pageTokenCheck(query: string, token: Uint8Array): string {
-  return createHash('sha256').update(query).update('\0').update(token).digest('base64url').slice(0, 16);
-}
-
-function encodePageToken(query: string, token: Uint8Array): string {
-  return `${Buffer.from(token).toString('base64url')}.${pageTokenCheck(query, token)}`;
-}
-
-function decodePageToken(query: string, text: string): Buffer | undefined {
-  const [encoded, check, ...rest] = text.split('.');
-  if (!encoded || !check || rest.length > 0) return undefined;
-  const token = Buffer.from(encoded, 'base64url');
-  const expected = Buffer.from(pageTokenCheck(query, token));
-  const given = Buffer.from(check);
-  return given.length === expected.length && timingSafeEqual(given, expected) ? token : undefined;
 }
 
 function notFound(workflowId: string) {

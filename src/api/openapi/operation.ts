@@ -84,6 +84,7 @@ export const PROBLEM_HEADERS: Partial<Record<ProblemKind, Record<string, HeaderS
   unauthorized: { 'WWW-Authenticate': { description: 'The challenge for the expected scheme', schema: z.string() } },
   methodNotAllowed: { Allow: { description: 'The methods the path takes', schema: z.string() } },
   unavailable: { 'Retry-After': { description: 'Seconds to wait before repeating the request', schema: z.number().int().min(1) } },
+  databaseUnavailable: { 'Retry-After': { description: 'Seconds to wait before repeating the request', schema: z.number().int().min(1) } },
   tooManyRequests: { 'Retry-After': { description: 'Seconds until the credential may send again', schema: z.number().int().min(1) } },
 };
 

@@ -16,7 +16,7 @@ import { START_OUTCOMES } from './webhook';
 export const DEFAULT_PAGE_SIZE = 50;
 export const MAX_PAGE_SIZE = 200;
 /** What `encodePageToken` writes: Temporal's token and a check value, both base64url. */
-const PAGE_TOKEN_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
+export const PAGE_TOKEN_PATTERN = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 
 export const EXECUTION_STATUSES = ['RUNNING', 'PAUSED', 'COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT', 'CONTINUED_AS_NEW', 'UNKNOWN'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
@@ -44,7 +44,7 @@ export const StartEnrollmentRequest = z
   .strictObject({
     enrollmentUserUuid: UuidInput,
     deviceUuid: UuidInput,
-    email: z.email().max(320).optional(),
+    email: z.email().max(320).optional().meta({ description: 'Only without a UEM directory (UEM_API_URL unset); with one, the address always comes from UEM and this field is refused (422).' }),
     platform: z.string().trim().min(1).max(64).optional().meta({ examples: ['Apple', 'Android', 'WinRT'] }),
     userName: z.string().trim().min(1).max(256).optional(),
     deviceName: z.string().trim().min(1).max(256).optional(),

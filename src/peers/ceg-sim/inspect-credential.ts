@@ -10,6 +10,9 @@
  *   4. its algorithms are those of the profile sent (legacy: SHA-1 MAC, 3DES key bag;
  *      modern: SHA-256 MAC, PBES2/AES-256 key bag), when a profile is sent.
  *
+ * Archived credentials (history in an encryption upload) get the same checks but the email and
+ * expiry ones (`inspectArchivedCredential`).
+ *
  * `-legacy` loads OpenSSL's legacy provider so that RC2/3DES files (the legacy profile) open.
  */
 import { constants, createHash, createPrivateKey, createPublicKey, privateDecrypt, X509Certificate } from 'node:crypto';
@@ -38,13 +41,27 @@ export interface InspectedCredential {
 
 export type Inspection = { ok: true; credential: InspectedCredential } | { ok: false; problem: ProblemName; detail: string };
 
-export async function inspectCredential(input: {
+export interface InspectionInput {
   pkcs12: Buffer;
   password: string;
   thumbprint: string;
-  email: string;
+  /** The address a SAN rfc822Name must equal; unchecked when absent (an archived credential). */
+  email?: string;
   profile?: Pkcs12Profile;
-}): Promise<Inspection> {
+  /** Accept a certificate that has expired (an archived credential: its key still opens old mail). */
+  allowExpired?: boolean;
+}
+
+/**
+ * An archived credential (history in an encryption upload) is checked like the main one, except
+ * that it may have expired, and may name an address the user had before (a domain rename): its
+ * key is there to open old mail, not to receive new.
+ */
+export function inspectArchivedCredential(input: Omit<InspectionInput, 'email' | 'allowExpired'>): Promise<Inspection> {
+  return inspectCredential({ ...input, allowExpired: true });
+}
+
+export async function inspectCredential(input: InspectionInput): Promise<Inspection> {
   const opened = await runOpenssl(['pkcs12', '-info', '-noenc', '-legacy', '-passin', 'fd:3'], { stdin: input.pkcs12, fd3: input.password });
   if (opened.code !== 0) {
     if (/mac verify error|bad decrypt|invalid password/i.test(opened.stderr)) {
@@ -89,13 +106,16 @@ export async function inspectCredential(input: {
   }
 
   // From the DER, not Node's subjectAltName text, which JSON-quotes values holding ' " \ or a comma.
-  const san = new x509.X509Certificate(leaf.der).getExtension(x509.SubjectAlternativeNameExtension);
-  const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value) ?? [];
-  if (!emails.some((e) => e.toLowerCase() === input.email.toLowerCase())) {
-    return fail('emailMismatch', emails.length === 0 ? 'the certificate has no SAN rfc822Name' : `the certificate's rfc822Name(s): ${emails.join(', ')}`);
+  if (input.email !== undefined) {
+    const wanted = input.email.toLowerCase();
+    const san = new x509.X509Certificate(leaf.der).getExtension(x509.SubjectAlternativeNameExtension);
+    const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value) ?? [];
+    if (!emails.some((e) => e.toLowerCase() === wanted)) {
+      return fail('emailMismatch', emails.length === 0 ? 'the certificate has no SAN rfc822Name' : `the certificate's rfc822Name(s): ${emails.join(', ')}`);
+    }
   }
 
-  if (Date.parse(certificate.validTo) <= Date.now()) return fail('certificateExpired', 'the certificate is no longer valid');
+  if (!input.allowExpired && Date.parse(certificate.validTo) <= Date.now()) return fail('certificateExpired', 'the certificate is no longer valid');
 
   const algorithms = parseAlgorithms(opened.stderr);
   const profile = profileOf(algorithms);

@@ -19,11 +19,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { TLSSocket } from 'node:tls';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import {
+  archivedAllowedFor,
   credentialPathSchema,
   devicePathSchema,
   MAX_UPLOAD_BODY_BYTES,
   problem,
   PROBLEM_MEDIA_TYPE,
+  PROBLEMS,
   REQUEST_ID_HEADER,
   ROUTES,
   validateUploadBody,
@@ -34,8 +36,8 @@ import {
 import type { Logger } from '../../logging';
 import type { DevPki } from '../dev-pki';
 import { FaultInjector, faultPlanSchema, type Fault } from './faults';
-import { decryptPassword, inspectCredential } from './inspect-credential';
-import { CredentialStore, type SimUploadRecord } from './store';
+import { decryptPassword, inspectArchivedCredential, inspectCredential } from './inspect-credential';
+import { CredentialStore, type ArchivedFile, type SimUploadRecord } from './store';
 
 export interface CegSimulatorOptions {
   /** Gateway (mTLS) port; 0 picks a free one. */
@@ -108,6 +110,7 @@ export async function startCegSimulator(options: CegSimulatorOptions): Promise<C
     if (!checked.ok) return sendProblem(res, problem('invalidBody', 'see errors', { errors: checked.problems }));
     const body = checked.body;
     const slot = path.data;
+    if (body.archived !== undefined && !archivedAllowedFor(slot.kind)) return sendProblem(res, problem('archivedNotAllowed', `a ${slot.kind} slot has no archived credentials`));
 
     let password = body.password;
     if (body.passwordEncrypted) {
@@ -121,6 +124,18 @@ export async function startCegSimulator(options: CegSimulatorOptions): Promise<C
     if (!inspection.ok) {
       log?.info({ requestId, ...slot, thumbprint: body.thumbprint, problem: inspection.problem }, 'ceg-sim: upload rejected');
       return sendProblem(res, problem(inspection.problem, inspection.detail));
+    }
+    // Each archived file as strictly as the main one (bar email and expiry), one after the other:
+    // at most 50 OpenSSL runs, and the first failure answers.
+    const archived: ArchivedFile[] = [];
+    for (const [i, entry] of (body.archived ?? []).entries()) {
+      const file = Buffer.from(entry.pkcs12, 'base64');
+      const checkedArchive = await inspectArchivedCredential({ pkcs12: file, password: password!, thumbprint: entry.thumbprint, profile: body.profile });
+      if (!checkedArchive.ok) {
+        log?.info({ requestId, ...slot, thumbprint: body.thumbprint, archived: i, archivedThumbprint: entry.thumbprint, problem: checkedArchive.problem }, 'ceg-sim: upload rejected (archived credential)');
+        return sendProblem(res, problem(checkedArchive.problem, `archived[${i}]: ${checkedArchive.detail}`, { errors: [{ path: `archived.${i}`, message: PROBLEMS[checkedArchive.problem].title }] }));
+      }
+      archived.push({ thumbprint: entry.thumbprint, pkcs12: file });
     }
 
     const answer = await store.withSlot(slot, async (): Promise<{ code: number; response: CredentialUploadResponse }> => {
@@ -139,8 +154,9 @@ export async function startCegSimulator(options: CegSimulatorOptions): Promise<C
         algorithms: inspection.credential.algorithms,
         passwordTransport: body.passwordEncrypted ? 'encrypted' : 'clear',
         uploadedBy: String(res.locals.clientThumbprint),
+        ...(archived.length > 0 ? { archivedThumbprints: archived.map((a) => a.thumbprint) } : {}),
       };
-      await store.put(record, pkcs12, password!);
+      await store.put(record, pkcs12, password!, archived);
       return {
         code: 201,
         response: {
@@ -152,7 +168,7 @@ export async function startCegSimulator(options: CegSimulatorOptions): Promise<C
         },
       };
     });
-    log?.info({ requestId, ...slot, thumbprint: body.thumbprint, outcome: answer.response.status, profile: inspection.credential.profile, ms: Date.now() - started }, 'ceg-sim: upload');
+    log?.info({ requestId, ...slot, thumbprint: body.thumbprint, archived: archived.length, outcome: answer.response.status, profile: inspection.credential.profile, ms: Date.now() - started }, 'ceg-sim: upload');
     res.status(answer.code).json(answer.response);
   });
 

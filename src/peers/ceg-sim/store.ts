@@ -5,6 +5,9 @@
  *   <kind>.p12    the PKCS#12 as received                      (0600)
  *   <kind>.pass   its password                                 (0600)
  *   <kind>.json   the public record (no secret), written last  (0600)
+ *   <kind>.archived/<thumbprint>.p12
+ *                 each archived credential of an encryption upload (the user's earlier keys),
+ *                 opening with the same <kind>.pass                   (folder 0700, files 0600)
  *
  * SIMULATOR ONLY. Writing PKCS#12 files and their passwords to disk is a development feature so a
  * developer can inspect what was delivered (`openssl pkcs12 -in ... -passin file:...`). The real
@@ -37,6 +40,14 @@ export interface SimUploadRecord {
   passwordTransport: 'clear' | 'encrypted';
   /** Thumbprint of the client certificate that uploaded it. */
   uploadedBy: string;
+  /** Encryption only: the archived credentials that came with it (the user's earlier keys), newest first. */
+  archivedThumbprints?: string[];
+}
+
+/** An archived credential as the simulator keeps it (the file opens with the slot's password). */
+export interface ArchivedFile {
+  thumbprint: string;
+  pkcs12: Buffer;
 }
 
 export interface SimDeletionRecord {
@@ -113,14 +124,25 @@ export class CredentialStore {
     }
   }
 
-  /** Store a credential in its slot (replacing what was there), files first, record last. */
-  async put(record: SimUploadRecord, pkcs12: Buffer, password: string): Promise<void> {
+  /**
+   * Store a credential in its slot (replacing what was there, archived files included), files
+   * first, record last; archived files the new record does not name are removed after it.
+   */
+  async put(record: SimUploadRecord, pkcs12: Buffer, password: string, archived: ArchivedFile[] = []): Promise<void> {
     const dir = this.deviceDir(record);
     await mkdir(dir, { recursive: true, mode: 0o700 });
+    const archivedDir = join(dir, `${record.kind}.archived`);
+    if (archived.length > 0) await mkdir(archivedDir, { recursive: true, mode: 0o700 });
+    // Thumbprints were validated as 64 hex digits by the contract: safe as file names.
+    for (const file of archived) await writeAtomically(join(archivedDir, `${file.thumbprint}.p12`), file.pkcs12);
     await writeAtomically(join(dir, `${record.kind}.p12`), pkcs12);
     await writeAtomically(join(dir, `${record.kind}.pass`), password);
     await writeAtomically(join(dir, `${record.kind}.json`), JSON.stringify(record, null, 2) + '\n');
     this.held.set(slotKey(record), record);
+    const kept = new Set(archived.map((file) => `${file.thumbprint}.p12`));
+    const present = await readdir(archivedDir).catch(() => [] as string[]);
+    for (const name of present) if (!kept.has(name)) await rm(join(archivedDir, name), { force: true });
+    if (archived.length === 0) await rmdir(archivedDir).catch(() => undefined);
   }
 
   /** Remove every credential of a device; returns the kinds that were held. */

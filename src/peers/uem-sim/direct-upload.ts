@@ -2,12 +2,17 @@
  * The UEM simulator's `POST /api/system/users/{id}/uploadsmimecerts` (mounted on the
  * authenticated /api router, so the tenant code and Basic/OAuth checks apply first).
  *
- * Body: `Signing` and/or `Encryption`, each `{ CertificatePayload: <base64 PKCS#12>, Password }`.
+ * Body: `Signing` and/or `Encryption`, each `{ CertificatePayload: <base64 PKCS#12>, Password }`,
+ * and optionally `Archived`, a list of the same objects (the user's earlier certificates; UEM's
+ * model has it, and UEM's reference says it ignores it for now — the simulator checks and records
+ * it so the provider's use of it is visible).
  * Each object is checked as UEM would need it to be usable on a device: the PKCS#12 opens with
  * the password (MAC and bags), it holds a key and the certificate for that key, the certificate
  * has EKU emailProtection and a SAN rfc822Name equal to the user's email in the simulator's
- * directory, and it is within its validity. All objects pass or the upload is refused as a whole:
- * 200 with no body (as UEM answers), or 400 `{ errorCode, message }`.
+ * directory, and it is within its validity. An archived one is there to open old mail, so it may
+ * have expired and may name an address the user had before: those two checks are skipped for it.
+ * All objects pass or the upload is refused as a whole: 200 with no body (as UEM answers), or 400
+ * `{ errorCode, message }`.
  *
  * The email rule is exact for fixture users. A synthetic user (any id no fixture names) accepts
  * any address in the simulator's own domain: the simulator's synthetic users by id and by UUID
@@ -70,9 +75,26 @@ async function receive(req: Request, res: Response, context: UemSimContext): Pro
     }
     thumbprints[kind] = checked.thumbprint;
   }
-  const upload: DirectUpload = { userId, receivedAt: new Date().toISOString(), kinds: objects.map((o) => o.kind), thumbprints };
+  const archivedThumbprints: string[] = [];
+  for (const [i, certificate] of (parsed.data.Archived ?? []).entries()) {
+    const checked = await checkCertificate(certificate.CertificatePayload, certificate.Password, 'archived').catch(
+      (): Checked => ({ ok: false, message: 'the certificate in the payload cannot be read.' }),
+    );
+    if (!checked.ok) {
+      context.logger?.info({ userId, archived: i, reason: checked.message }, 'UEM simulator refused a direct S/MIME upload');
+      return void uemError(res, 400, `Archived certificate ${i + 1}: ${checked.message}`);
+    }
+    archivedThumbprints.push(checked.thumbprint);
+  }
+  const upload: DirectUpload = {
+    userId,
+    receivedAt: new Date().toISOString(),
+    kinds: objects.map((o) => o.kind),
+    thumbprints,
+    ...(archivedThumbprints.length > 0 ? { archivedThumbprints } : {}),
+  };
   context.uploads.push(upload);
-  context.logger?.info({ userId, kinds: upload.kinds, thumbprints }, 'UEM simulator received S/MIME certificates by direct upload');
+  context.logger?.info({ userId, kinds: upload.kinds, thumbprints, archivedThumbprints }, 'UEM simulator received S/MIME certificates by direct upload');
   res.status(200).end();
 }
 
@@ -83,7 +105,8 @@ function emailRule(email: string, synthetic: boolean): (address: string) => bool
   return synthetic ? (address) => address === exact || address.endsWith(domain) : (address) => address === exact;
 }
 
-async function checkCertificate(payload: string, password: string, belongsToUser: (address: string) => boolean): Promise<Checked> {
+/** `archived`: an earlier certificate of the user, for old mail: neither its address nor its validity is checked. */
+async function checkCertificate(payload: string, password: string, belongsToUser: ((address: string) => boolean) | 'archived'): Promise<Checked> {
   const compact = payload.replace(/\s+/g, '');
   if (!/^[A-Za-z0-9+/]+={0,2}$/.test(compact)) return { ok: false, message: 'CertificatePayload is not base64.' };
   let opened: Awaited<ReturnType<typeof readPkcs12>>;
@@ -111,11 +134,13 @@ async function checkCertificate(payload: string, password: string, belongsToUser
   const leaf = new x509.X509Certificate(leafPem);
   const eku = leaf.getExtension(x509.ExtendedKeyUsageExtension);
   if (!eku?.usages.map(String).includes(EMAIL_PROTECTION)) return { ok: false, message: 'the certificate is not for email protection (extended key usage).' };
-  const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
-  const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value.toLowerCase()) ?? [];
-  if (!emails.some(belongsToUser)) return { ok: false, message: "the certificate's email address does not match the user's." };
-  const now = Date.now();
-  if (leaf.notBefore.getTime() > now || leaf.notAfter.getTime() < now) return { ok: false, message: 'the certificate is not within its validity period.' };
+  if (belongsToUser !== 'archived') {
+    const san = leaf.getExtension(x509.SubjectAlternativeNameExtension);
+    const emails = san?.names.items.filter((name) => name.type === 'email').map((name) => name.value.toLowerCase()) ?? [];
+    if (!emails.some(belongsToUser)) return { ok: false, message: "the certificate's email address does not match the user's." };
+    const now = Date.now();
+    if (leaf.notBefore.getTime() > now || leaf.notAfter.getTime() < now) return { ok: false, message: 'the certificate is not within its validity period.' };
+  }
 
   return { ok: true, thumbprint: createHash('sha256').update(Buffer.from(leaf.rawData)).digest('hex') };
 }

@@ -40,6 +40,8 @@ export interface DirectUpload {
   kinds?: CredentialKind[];
   /** SHA-256 (hex) of each uploaded certificate, by kind. */
   thumbprints?: Partial<Record<CredentialKind, string>>;
+  /** SHA-256 (hex) of each certificate in the upload's `Archived` list, in the order sent. */
+  archivedThumbprints?: string[];
   [detail: string]: unknown;
 }
 

@@ -127,7 +127,7 @@ describe('generated OpenAPI document', () => {
       }
     }
     assert.deepEqual(Object.keys(document.paths['/webhooks/uem'].post.requestBody.content), ['application/json', 'application/xml']);
-    assert.equal(operations.length, 17);
+    assert.equal(operations.length, 30);
   });
 
   describe('generator', () => {

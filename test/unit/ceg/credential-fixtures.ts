@@ -29,13 +29,13 @@ export function randomPassword(): string {
  * A self-signed S/MIME certificate and its PKCS#12, via the OpenSSL CLI.
  * `sanEmail` (default `email`) goes into the SAN; `eku` defaults to emailProtection.
  */
-export async function opensslCredential(workDir: string, options: { email: string; sanEmail?: string; eku?: string; profile?: 'legacy' | 'modern' }): Promise<TestCredential> {
+export async function opensslCredential(workDir: string, options: { email: string; sanEmail?: string; eku?: string; profile?: 'legacy' | 'modern'; password?: string }): Promise<TestCredential> {
   const id = randomUUID();
   const key = join(workDir, `${id}.key`);
   const cert = join(workDir, `${id}.crt`);
   const p12 = join(workDir, `${id}.p12`);
   const passFile = join(workDir, `${id}.pass`);
-  const password = randomPassword();
+  const password = options.password ?? randomPassword();
   await run('openssl', [
     'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-noenc',
     '-keyout', key, '-out', cert, '-days', '30',
@@ -59,9 +59,10 @@ export async function opensslCredential(workDir: string, options: { email: strin
 
 /**
  * A PKCS#12 built by node-forge (3DES, SHA-1 MAC): with `mismatchedKey`, the key inside is not
- * the certificate's; with `expired`, the certificate's validity ended yesterday.
+ * the certificate's; with `expired`, the certificate's validity ended yesterday. `password`
+ * (both builders): the one to seal with, e.g. an upload's, for archived credentials.
  */
-export function forgeCredential(options: { email: string; mismatchedKey?: boolean; expired?: boolean }): TestCredential {
+export function forgeCredential(options: { email: string; mismatchedKey?: boolean; expired?: boolean; password?: string }): TestCredential {
   const pair = () => {
     const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const key = forge.pki.privateKeyFromPem(privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()) as forge.pki.rsa.PrivateKey;
@@ -83,7 +84,7 @@ export function forgeCredential(options: { email: string; mismatchedKey?: boolea
   ]);
   cert.sign(certKeys.privateKey, forge.md.sha256.create());
   const keyInside = options.mismatchedKey ? pair().privateKey : certKeys.privateKey;
-  const password = randomPassword();
+  const password = options.password ?? randomPassword();
   const asn1 = forge.pkcs12.toPkcs12Asn1(keyInside, [cert], password, { algorithm: '3des' });
   const pkcs12 = Buffer.from(forge.asn1.toDer(asn1).getBytes(), 'binary');
   const certPem = forge.pki.certificateToPem(cert);

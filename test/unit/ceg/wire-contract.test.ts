@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import {
+  archivedAllowedFor,
   classifyStatus,
   credentialPath,
   devicePath,
+  MAX_ARCHIVED_CREDENTIALS,
   parseRetryAfter,
   problem,
   validateUploadBody,
@@ -70,6 +72,47 @@ describe('CEG wire contract', () => {
 
     it('ignores fields it does not know (either side may add optional ones)', () => {
       assert.equal(validateUploadBody({ ...valid, deviceModel: 'iPhone' }).ok, true);
+    });
+  });
+
+  describe('archived credentials', () => {
+    const archive = (n: number) => ({ pkcs12: Buffer.from(`earlier key ${n}`).toString('base64'), thumbprint: n.toString(16).padStart(64, '0') });
+
+    it('accepts earlier credentials with base64 files and thumbprints, normalised and in the order sent', () => {
+      const result = validateUploadBody({ ...valid, archived: [{ ...archive(2), thumbprint: 'CD'.repeat(32) }, archive(1)] });
+      assert.ok(result.ok);
+      assert.deepEqual(result.body.archived?.map((a) => a.thumbprint), ['cd'.repeat(32), archive(1).thumbprint]);
+    });
+
+    it(`accepts at most ${MAX_ARCHIVED_CREDENTIALS}`, () => {
+      const many = Array.from({ length: MAX_ARCHIVED_CREDENTIALS + 1 }, (_, i) => archive(i + 1));
+      assert.equal(validateUploadBody({ ...valid, archived: many.slice(0, MAX_ARCHIVED_CREDENTIALS) }).ok, true);
+      const result = validateUploadBody({ ...valid, archived: many });
+      assert.ok(!result.ok);
+      assert.deepEqual(result.problems.map((p) => p.path), ['archived']);
+    });
+
+    it('refuses an archived thumbprint equal to the main one or to another archived one, naming the entry', () => {
+      const result = validateUploadBody({ ...valid, archived: [archive(1), { ...archive(3), thumbprint: valid.thumbprint }, { ...archive(2), thumbprint: archive(1).thumbprint.toUpperCase() }] });
+      assert.ok(!result.ok);
+      assert.deepEqual(result.problems.map((p) => p.path), ['archived.1.thumbprint', 'archived.2.thumbprint']);
+    });
+
+    it('names a broken archived entry without echoing it', () => {
+      const result = validateUploadBody({ ...valid, archived: [archive(1), { pkcs12: 'secret key!', thumbprint: 'x' }] });
+      assert.ok(!result.ok);
+      assert.deepEqual(result.problems.map((p) => p.path).sort(), ['archived.1.pkcs12', 'archived.1.thumbprint']);
+      assert.ok(!JSON.stringify(result.problems).includes('secret key'));
+    });
+
+    it('allows them for encryption only; the refusal on signing is a 400 problem of its own', () => {
+      assert.equal(archivedAllowedFor('encryption'), true);
+      assert.equal(archivedAllowedFor('signing'), false);
+      assert.deepEqual(problem('archivedNotAllowed'), {
+        type: 'urn:smime-escrow-provider:ceg:archived-not-allowed',
+        title: 'Archived credentials are allowed only in an encryption upload',
+        status: 400,
+      });
     });
   });
 

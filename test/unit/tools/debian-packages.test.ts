@@ -14,7 +14,7 @@ import {
 } from '../../../src/tools/debian-packages';
 import { ToolUnavailable } from '../../../src/tools/go-tool';
 
-const EVERYTHING = ['openssl', 'certutil', 'pk12util', 'java', 'mvn', 'python3'];
+const EVERYTHING = ['openssl', 'certutil', 'pk12util', 'java', 'mvn', 'python3', 'haproxy'];
 
 /** A machine with these commands on PATH, these files, PostgreSQL or not, python3 venv or not. */
 function machine(has: { commands?: string[]; files?: string[]; postgres?: boolean; venv?: boolean; env?: NodeJS.ProcessEnv } = {}): Machine & { install(pkg: string): void } {
@@ -34,6 +34,7 @@ function machine(has: { commands?: string[]; files?: string[]; postgres?: boolea
       if (pkg === 'postgresql') postgres = true;
       if (pkg === 'python3-venv') venv = true;
       if (pkg === 'openssl') commands.add('openssl');
+      if (pkg === 'haproxy') commands.add('haproxy');
     },
   };
 }
@@ -79,11 +80,12 @@ describe('Debian packages the suite needs', () => {
       { package: 'postgresql', needs: ['PostgreSQL initdb'] },
       { package: 'chromium', needs: ['chromium'] },
       { package: 'python3-venv', needs: ['python3 venv'] },
+      { package: 'haproxy', needs: ['haproxy'] },
     ]);
   });
 
   it('needs NSS tools when only one of certutil and pk12util is there', () => {
-    assert.deepEqual(missingPackages('test', machine({ commands: ['openssl', 'certutil', 'java', 'mvn'] })), [{ package: 'libnss3-tools', needs: ['certutil'] }]);
+    assert.deepEqual(missingPackages('test', machine({ commands: ['openssl', 'certutil', 'java', 'mvn', 'haproxy'] })), [{ package: 'libnss3-tools', needs: ['certutil'] }]);
   });
 
   it('looks for Chromium at CHROMIUM_PATH when set', () => {
@@ -148,7 +150,7 @@ describe('ensureDebianPackages', () => {
     const h = host(machine(), ROOT);
     await ensureDebianPackages('test', h);
     assert.deepEqual(h.ran, []);
-    assert.deepEqual(h.printed(), ['[packages] present: openssl, certutil, java, mvn, PostgreSQL initdb, chromium, python3 venv']);
+    assert.deepEqual(h.printed(), ['[packages] present: openssl, certutil, java, mvn, PostgreSQL initdb, chromium, python3 venv, haproxy']);
   });
 
   it('updates once, installs each missing package non-interactively, and checks again', async () => {
@@ -174,7 +176,7 @@ describe('ensureDebianPackages', () => {
   });
 
   it('stops with the exact command when it may not install, having run nothing', async () => {
-    const h = host(machine({ commands: ['openssl', 'java', 'mvn'] }), { root: false, passwordlessSudo: false, aptGet: true });
+    const h = host(machine({ commands: ['openssl', 'java', 'mvn', 'haproxy'] }), { root: false, passwordlessSudo: false, aptGet: true });
     await assert.rejects(ensureDebianPackages('test', h), (err: unknown) => err instanceof ToolUnavailable && /sudo apt-get update && .* libnss3-tools$/m.test(err.message));
     assert.deepEqual(h.ran, []);
   });

@@ -73,6 +73,35 @@ describe('UemDirectGateway against the UEM simulator', function () {
     assert.deepEqual(recorded.map((u) => [u.kinds, u.thumbprints]), [[['encryption'], { encryption: encryption.thumbprint }]]);
   });
 
+  it('sends earlier encryption credentials in UEM\'s Archived list; the simulator opens each (an expired one too) and records its thumbprint', async () => {
+    const current = await opensslCredential(work.path, { email: EMAIL });
+    const older = await opensslCredential(work.path, { email: EMAIL, password: current.password });
+    const expired = forgeCredential({ email: 'lena.weber@old-name.example', expired: true, password: current.password });
+    const archived = [older, expired].map((c) => ({ pkcs12: c.pkcs12, thumbprint: c.thumbprint, notAfter: new Date().toISOString() }));
+    const before = uploadsFor(USER_ID).length;
+    assert.equal(gateway().carriesArchived, true);
+    await gateway().upload(upload(current, { kind: 'encryption', archived }));
+    const recorded = uploadsFor(USER_ID).slice(before);
+    assert.deepEqual(recorded.map((u) => [u.kinds, u.thumbprints, u.archivedThumbprints]), [[['encryption'], { encryption: current.thumbprint }, [older.thumbprint, expired.thumbprint]]]);
+  });
+
+  it('an Archived certificate that does not open with the password → GatewayRejected naming it, nothing recorded', async () => {
+    const current = await opensslCredential(work.path, { email: EMAIL });
+    const other = await opensslCredential(work.path, { email: EMAIL });
+    const before = uploadsFor(USER_ID).length;
+    const err = await failure(gateway().upload(upload(current, { kind: 'encryption', archived: [{ pkcs12: other.pkcs12, thumbprint: other.thumbprint, notAfter: new Date().toISOString() }] })));
+    assert.equal(err.type, 'GatewayRejected');
+    assert.match(err.message, /Archived certificate 1: the certificate payload cannot be opened/);
+    assert.equal(uploadsFor(USER_ID).length, before);
+  });
+
+  it('archived credentials with a signing credential → GatewayRejected, and nothing is sent', async () => {
+    const before = sim.requests().length;
+    const err = await failure(gateway().upload(upload(signing, { kind: 'signing', archived: [{ pkcs12: encryption.pkcs12, thumbprint: encryption.thumbprint, notAfter: new Date().toISOString() }] })));
+    assert.equal(err.type, 'GatewayRejected');
+    assert.equal(sim.requests().length, before);
+  });
+
   it('uploading the same credential twice is harmless: both succeed', async () => {
     const credential = upload(signing, { kind: 'signing' });
     const first = await gateway().upload(credential);
