@@ -296,7 +296,7 @@ function describeFleet(f: FleetPhaseResult): string[] {
   lines.push(`${f.kind} of ${f.devices} EC devices (${mode}), FLEET_RATE ${f.configuredRate}, page size ${f.pageSize}; load average ${f.loadAverage.start.toFixed(2)} → ${f.loadAverage.end.toFixed(2)}`);
   const c = f.counts;
   if (c) lines.push(`  counts: seen ${c.devicesSeen}, selected ${c.selected}, started ${c.started}, already delivered ${c.alreadyDelivered}, already running ${c.alreadyRunning}, skipped ${c.skipped}, failed ${c.failed}${f.outcomes ? `; outcomes ${JSON.stringify(f.outcomes)}` : ''}`);
-  lines.push(`  starts: ${f.runsStarted} runs at ${f.startsPerSecond}/s (busiest second ${f.busiestSecond}), all started ${f.startsDoneSeconds} s after the ask; sweep closed after ${f.sweepSeconds ?? '(still open)'} s`);
+  lines.push(`  starts: ${f.runsStarted} runs at ${f.startsPerSecond}/s (busiest second ${f.busiestSecond}), all started ${f.startsDoneSeconds} s after the ask; ${f.sweepSeconds !== undefined ? `sweep closed after ${f.sweepSeconds} s` : 'sweep still open when measured'}`);
   if (f.deliveredPerSecond !== undefined) lines.push(`  delivered: ${f.delivered}/${f.runsStarted} (${f.notDelivered} not) in ${f.deliverSeconds} s = ${f.deliveredPerSecond} devices/s`);
   const mem = Object.entries(f.memory).map(([name, r]) => `${name} ${mb(r.peakBytes)} peak / ${mb(r.lastBytes)} at the end`).join(', ');
   lines.push(`  RSS (sampled every second): ${mem}`);
