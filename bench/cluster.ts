@@ -108,7 +108,7 @@ export async function runClusterBench(options: ClusterBenchOptions): Promise<voi
         cwd: projectPath(),
       });
       await floorWorker.waitForLine(/"msg":"floor worker polling"/, 120_000);
-      const floor = await measureTemporalFloor(target, { ...run, label: 'Temporal floor (cluster)', taskQueue: FLOOR_TASK_QUEUE, stageUpserts: false });
+      const floor = await measureTemporalFloor(target, { ...run, label: 'Temporal floor (cluster)', taskQueue: FLOOR_TASK_QUEUE });
       temporalFloor = { ...floor, activitiesPerWorkflow: FLOOR_ACTIVITIES_PER_WORKFLOW };
       say('bench', `Temporal floor on the cluster: ${floor.enrollmentsPerSecond}/s`);
       await cluster.stopProcess('floor-worker');

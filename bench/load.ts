@@ -104,10 +104,12 @@ export interface FloorStartOptions {
   count: number;
   concurrency: number;
   taskQueue: string;
-  stageUpserts: boolean;
 }
 
-/** Start floor workflows straight on Temporal (no webhook), timed like webhook posts. */
+/**
+ * Start floor workflows straight on Temporal (no webhook), timed like webhook posts, with what the
+ * webhook's start carries: the four search attributes (Stage=Received) and a summary.
+ */
 export async function startFloorWorkflows(client: Client, options: FloorStartOptions, progress?: Progress): Promise<Sent[]> {
   const results: Sent[] = [];
   let next = 0;
@@ -120,17 +122,14 @@ export async function startFloorWorkflows(client: Client, options: FloorStartOpt
       await client.workflow.start('floorWorkflow', {
         workflowId,
         taskQueue: options.taskQueue,
-        args: [{ stageUpserts: options.stageUpserts }],
-        ...(options.stageUpserts
-          ? {
-              typedSearchAttributes: [
-                { key: searchAttributes.stage, value: 'Received' },
-                { key: searchAttributes.attempt, value: 0 },
-                { key: searchAttributes.deviceUuid, value: 'floor-device' },
-                { key: searchAttributes.enrollmentUserUuid, value: 'floor-user' },
-              ],
-            }
-          : {}),
+        args: [],
+        staticSummary: 'Floor: a no-op delivery with provisionSmime\'s shape',
+        typedSearchAttributes: [
+          { key: searchAttributes.stage, value: 'Received' },
+          { key: searchAttributes.attempt, value: 0 },
+          { key: searchAttributes.deviceUuid, value: 'floor-device' },
+          { key: searchAttributes.enrollmentUserUuid, value: 'floor-user' },
+        ],
       });
       results.push({ workflowId, sentAt, ackMs: performance.now() - t0, status: 201 });
       progress?.update(`started ${results.length}/${options.count}`);

@@ -1,5 +1,5 @@
 /**
- * The bench's measurements, one function per phase, each against a running BenchStack:
+ * The bench's measurements, one function per phase, each against a running LoadTarget (BenchStack or the cluster):
  * a burst through the webhook, the Temporal floor, filling the key pool, and the webhook's
  * acknowledgement latency at a fixed rate. Each returns plain figures for the report.
  */
@@ -68,6 +68,8 @@ export interface BurstOptions {
   events: number;
   concurrency: number;
   timeoutMs: number;
+  /** Runs once every event has been sent, before waiting for the workflows to close (e.g. a heap snapshot with all of them open). */
+  afterSend?: () => Promise<void>;
 }
 
 const statusKey = (status: Sent['status']) => String(status);
@@ -87,6 +89,7 @@ async function measure(
 
   const sent = await options.send(new Progress(`${options.label} send`));
   const acknowledged = sent.filter((s) => s.workflowId);
+  await options.afterSend?.();
   await waitForClosed(client, query, acknowledged.length, { timeoutMs: options.timeoutMs, label: 'closed' }, new Progress(`${options.label} wait`));
   const closed = await closedWorkflows(client, query);
   const ended = Date.now();
@@ -152,11 +155,11 @@ export function measureBurst(stack: LoadTarget, options: BurstOptions): Promise<
 }
 
 /** The same number of floor workflows started straight on Temporal (the floor worker must be running). */
-export function measureTemporalFloor(stack: LoadTarget, options: BurstOptions & { taskQueue: string; stageUpserts: boolean }): Promise<ThroughputMeasurement> {
+export function measureTemporalFloor(stack: LoadTarget, options: BurstOptions & { taskQueue: string }): Promise<ThroughputMeasurement> {
   return measure(stack, {
     ...options,
     workflowType: 'floorWorkflow',
-    send: async (progress) => startFloorWorkflows(await stack.client(), { count: options.events, concurrency: options.concurrency, taskQueue: options.taskQueue, stageUpserts: options.stageUpserts }, progress),
+    send: async (progress) => startFloorWorkflows(await stack.client(), { count: options.events, concurrency: options.concurrency, taskQueue: options.taskQueue }, progress),
   });
 }
 

@@ -35,11 +35,14 @@ function axis(left: number, right: number, max: number, unit: string): string[] 
   return parts;
 }
 
-export function plotSvg(summary: BenchSummary): string {
+/** The plot of the core phases (undefined when the run had none: a fleet-only run). */
+export function plotSvg(summary: BenchSummary): string | undefined {
+  const floors = summary.floors;
+  if (!floors) return undefined;
   const parts: string[] = [];
   const bursts = summary.bursts;
-  const temporal = summary.floors.temporal.enrollmentsPerSecond;
-  const crypto = summary.floors.crypto;
+  const temporal = floors.temporal.enrollmentsPerSecond;
+  const crypto = floors.crypto;
   const m = summary.machine;
   parts.push(`<text x="${WIDTH / 2}" y="24" font-size="15" font-weight="bold" text-anchor="middle" fill="${COLORS.axis}">smime-escrow-provider bench, ${escape(summary.startedAt.slice(0, 10))}</text>`);
   parts.push(`<text x="${WIDTH / 2}" y="42" font-size="11" text-anchor="middle" fill="${COLORS.axis}">${m.cores} cores ${escape(m.cpuModel)}, ${Math.round(m.memoryBytes / 1_073_741_824)} GiB; ${summary.settings.events} events per burst (warm pool: ${summary.settings.warmEvents}), concurrency ${summary.settings.concurrency}</text>`);
@@ -84,7 +87,7 @@ export function plotSvg(summary: BenchSummary): string {
   });
 
   // Right: latency percentiles (seconds) per run, the Temporal floor first.
-  const runs = [{ label: 'Temporal floor', latency: summary.floors.temporal.latencyMs }, ...bursts.map((b) => ({ label: SHORT[b.config] ?? b.config, latency: b.latencyMs }))];
+  const runs = [{ label: 'Temporal floor', latency: floors.temporal.latencyMs }, ...bursts.map((b) => ({ label: SHORT[b.config] ?? b.config, latency: b.latencyMs }))];
   const max2 = niceMax(Math.max(...runs.map((r) => r.latency.p99 / 1000)) * 1.1);
   parts.push(...axis(PANEL.left2, PANEL.right2, max2, 'event → delivered, seconds'));
   const y2 = (v: number) => fmt(PANEL.bottom - ((PANEL.bottom - PANEL.top) * v) / max2);

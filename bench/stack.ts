@@ -21,6 +21,7 @@ import { devServerArgs, readStackFile } from '../src/tools/stack-file';
 import { ensureTemporalCli } from '../src/tools/temporal-cli';
 import { waitForPort } from '../src/tools/test-server';
 import { providerDataConverter } from '../src/temporal/data-converter';
+import { memoryProbeArgs } from './memory';
 import { ManagedProcess, type ProcessUsage } from './processes';
 
 export interface StackOptions {
@@ -40,6 +41,8 @@ export interface StackOptions {
   temporalDynamicConfig?: Record<string, string | number | boolean | null>;
   /** More `temporal server start-dev` arguments (e.g. --sqlite-pragma journal_mode=wal). */
   temporalExtraArgs?: string[];
+  /** Preload bench/memory-probe.ts into the worker and the API (heap figures per thread in `memoryDir`). */
+  memoryProbe?: boolean;
 }
 
 export interface StackPorts {
@@ -53,8 +56,8 @@ export interface StackPorts {
   uemSim: number;
 }
 
-/** The provider's processes are TypeScript run through tsx's require hook, as `npm run dev` does. */
-const NODE_WITH_TSX = (file: string, nodeArgs: string[] = []) => ({ command: process.execPath, args: [...nodeArgs, '--require', 'tsx/cjs', projectPath(file)] });
+/** The provider's processes are TypeScript run through tsx's require hook, as `npm run dev` does (first, so further preloads may be TypeScript). */
+const NODE_WITH_TSX = (file: string, nodeArgs: string[] = []) => ({ command: process.execPath, args: ['--require', 'tsx/cjs', ...nodeArgs, projectPath(file)] });
 const START_TIMEOUT_MS = 120_000;
 
 export class BenchStack {
@@ -149,6 +152,17 @@ export class BenchStack {
   get workerMetricsUrl(): string {
     return `http://127.0.0.1:${this.ports.workerMetrics}/metrics`;
   }
+  /** The dev server's own Prometheus metrics (requests by operation, among others). */
+  get temporalMetricsUrl(): string {
+    return `http://127.0.0.1:${this.ports.temporalMetrics}/metrics`;
+  }
+  get uemSimUrl(): string {
+    return `http://127.0.0.1:${this.ports.uemSim}`;
+  }
+  /** Where the memory probe (options.memoryProbe) writes its figures and heap snapshots. */
+  get memoryDir(): string {
+    return join(this.dataDir, 'memory');
+  }
   get embeddedCaDir(): string {
     return join(this.dataDir, 'embedded-ca');
   }
@@ -204,20 +218,20 @@ export class BenchStack {
    * `nodeArgs` go to node itself (e.g. --cpu-prof, which NODE_OPTIONS does not accept).
    */
   async startWorker(env: Record<string, string> = this.options.workerEnv ?? {}, options: { name?: string; nodeArgs?: string[] } = {}): Promise<ManagedProcess> {
-    const worker = this.launch({ name: options.name ?? 'worker', ...NODE_WITH_TSX('worker.ts', options.nodeArgs) }, env);
+    const worker = this.launch({ name: options.name ?? 'worker', ...NODE_WITH_TSX('worker.ts', [...(options.nodeArgs ?? []), ...this.probeArgs()]) }, { ...this.probeEnv(), ...env });
     await worker.waitForLine(/"msg":"worker polling"/, START_TIMEOUT_MS);
     return worker;
   }
 
   /** Start another program as a worker-like process (the bench's floor worker); resolves on `readyPattern`. */
   async startProgram(name: string, file: string, env: Record<string, string>, readyPattern: RegExp): Promise<ManagedProcess> {
-    const child = this.launch({ name, ...NODE_WITH_TSX(file) }, env);
+    const child = this.launch({ name, ...NODE_WITH_TSX(file, this.probeArgs()) }, { ...this.probeEnv(), ...env });
     await child.waitForLine(readyPattern, START_TIMEOUT_MS);
     return child;
   }
 
   async startApi(env: Record<string, string> = this.options.apiEnv ?? {}): Promise<ManagedProcess> {
-    const api = this.launch({ name: 'api', ...NODE_WITH_TSX('src/api/main.ts') }, env);
+    const api = this.launch({ name: 'api', ...NODE_WITH_TSX('src/api/main.ts', this.probeArgs()) }, { ...this.probeEnv(), ...env });
     await api.waitForLine(/"msg":"API listening"/, START_TIMEOUT_MS);
     return api;
   }
@@ -262,6 +276,16 @@ export class BenchStack {
   }
 
   // ---------------------------------------------------------------------------------------------
+
+  private probeArgs(): string[] {
+    return this.options.memoryProbe ? memoryProbeArgs() : [];
+  }
+
+  private probeEnv(): Record<string, string> {
+    if (!this.options.memoryProbe) return {};
+    mkdirSync(this.memoryDir, { recursive: true });
+    return { BENCH_MEMORY_DIR: this.memoryDir };
+  }
 
   private launch(spec: { name: string; command: string; args: string[] }, env: Record<string, string> = {}): ManagedProcess {
     if (this.processes.get(spec.name)?.running) throw new Error(`${spec.name} is already running`);

@@ -72,3 +72,39 @@ export function breakdown(before: Scrape, after: Scrape): TimeBreakdown {
     outsideCallsMs,
   };
 }
+
+/**
+ * Requests the Temporal server's frontend answered, by operation (StartWorkflowExecution,
+ * DescribeWorkflowExecution, …), from its Prometheus endpoint; empty when it cannot be read.
+ * Compared between two scrapes it says how many calls to Temporal a phase made.
+ */
+export async function scrapeFrontendRequests(url: string): Promise<Map<string, number>> {
+  const result = new Map<string, number>();
+  let text: string;
+  try {
+    text = await (await fetch(url, { signal: AbortSignal.timeout(5000) })).text();
+  } catch {
+    return result;
+  }
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('service_requests{') || !line.includes('service_name="frontend"')) continue;
+    const operation = /operation="([^"]*)"/.exec(line)?.[1];
+    const value = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (operation && Number.isFinite(value)) result.set(operation, (result.get(operation) ?? 0) + value);
+  }
+  return result;
+}
+
+/** What workers call (polls, task answers, heartbeats): not a client's calls. */
+const WORKER_OPERATIONS = /^(Poll|Respond|RecordActivityTaskHeartbeat|ShutdownWorker)/;
+
+/** after − before, by operation, without the ones that did not move; workers' own calls left out. */
+export function requestsBetween(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [operation, value] of after) {
+    if (WORKER_OPERATIONS.test(operation)) continue;
+    const d = value - (before.get(operation) ?? 0);
+    if (d > 0) delta[operation] = d;
+  }
+  return delta;
+}

@@ -1,57 +1,35 @@
 /**
- * The Temporal floor: a workflow with provisionSmime's shape on a first delivery and none of its
- * work, no timers — so what it costs is what Temporal itself costs for one enrollment on this
- * server and worker. The shape (11 activities):
+ * The Temporal floor: a workflow with provisionSmime's shape on a first delivery (the lean
+ * lifecycle, one step per stage, each for both credential kinds) and none of its work — so what
+ * it costs is what Temporal itself costs for one enrollment on this server and worker:
  *
- *   resolveUser ─▶ ┬ encryption: claimSharedCredential ─▶ generateKeyPair ─▶ requestCertificate ┬▶ escrowCredential ─▶ encryptCredential ×2 ─▶ uploadCredential ×2
- *                  └ signing:                             generateKeyPair ─▶ requestCertificate ┘     (parallel pairs)
+ *   patch marker ─▶ identifyUser ─▶ requestCertificates ─▶ deliverCredentials ─▶ upsert Stage=Delivered
  *
- * The bench counts the activities in a delivered provisionSmime history and warns when they differ.
- *
- * With `stageUpserts` it also writes the same search-attribute upserts provisionSmime writes on
- * its way to Delivered (one per stage, four attributes each), which prices that design choice.
+ * The run is started with the same four search attributes the webhook sets (`Received`). The bench
+ * counts the activities in a delivered provisionSmime history and warns when they differ.
  */
-import { proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
+import { patched, proxyActivities, upsertSearchAttributes } from '@temporalio/workflow';
 import { searchAttributes } from '../../src/workflows/definitions';
 import type { FloorActivities } from './activities';
 
-export interface FloorInput {
-  stageUpserts: boolean;
-}
+/** provisionSmime's patch id (src/workflows/provision-smime.ts, LEAN_LIFECYCLE): the same marker and the same search attribute. */
+const LEAN_LIFECYCLE = 'lean-lifecycle';
+const KINDS = ['signing', 'encryption'];
 
 const activities = proxyActivities<FloorActivities>({
-  startToCloseTimeout: '2m',
-  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 4 },
+  startToCloseTimeout: '3m',
+  heartbeatTimeout: '10s',
+  retry: { initialInterval: '2s', backoffCoefficient: 2, maximumInterval: '30s', maximumAttempts: 10 },
 });
 
-const KINDS = ['signing', 'encryption'] as const;
-
-export async function floorWorkflow(input: FloorInput): Promise<string> {
-  const enter = (name: string, n: number) => {
-    if (!input.stageUpserts) return;
-    upsertSearchAttributes([
-      { key: searchAttributes.stage, value: name },
-      { key: searchAttributes.attempt, value: n },
-      { key: searchAttributes.deviceUuid, value: 'floor-device' },
-      { key: searchAttributes.enrollmentUserUuid, value: 'floor-user' },
-    ]);
-  };
-  enter('Received', 0);
-  enter('ResolvingUser', 1);
-  const user = await activities.resolveUser();
-  enter('RequestingCertificate', 1);
-  await Promise.all(
-    KINDS.map(async (kind) => {
-      if (kind === 'encryption') await activities.claimSharedCredential(kind);
-      await activities.generateKeyPair(kind);
-      await activities.requestCertificate(kind);
-    }),
-  );
-  enter('Encrypting', 1);
-  await activities.escrowCredential('encryption');
-  await Promise.all(KINDS.map((kind) => activities.encryptCredential(kind)));
-  enter('Uploading', 1);
-  await Promise.all(KINDS.map((kind) => activities.uploadCredential(kind)));
-  enter('Delivered', 1);
+export async function floorWorkflow(): Promise<string> {
+  patched(LEAN_LIFECYCLE);
+  const user = await activities.identifyUser();
+  await activities.requestCertificates(KINDS);
+  await activities.deliverCredentials(KINDS);
+  upsertSearchAttributes([
+    { key: searchAttributes.stage, value: 'Delivered' },
+    { key: searchAttributes.attempt, value: 1 },
+  ]);
   return user;
 }
