@@ -207,33 +207,9 @@ export function composeFailureEmail(notice: FailureNotice): FailureEmail {
   const steps = nextSteps(notice);
   const intro = `The S/MIME certificate for ${oneLine(user)} could not be delivered to the device ${deviceLabel(notice)}. The provider has stopped trying.`;
 
-  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
-  const text = [
-    intro,
-    '',
-    ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
-    '',
-    'What to do next:',
-    ...steps.map((step, i) => `  ${i + 1}. ${step}`),
-    '',
-  ].join('\n');
-
-  const cell = (label: string, value: string) => {
-    const shown = label === 'Workflow' && /^https?:\/\//i.test(notice.workflowUrl)
-      ? `<a href="${escapeHtml(notice.workflowUrl)}">${escapeHtml(value)}</a>`
-      : escapeHtml(value);
-    return `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${shown}</td></tr>`;
-  };
-  const html = [
-    '<!doctype html>',
-    '<html><body>',
-    `<p>${escapeHtml(intro)}</p>`,
-    `<table cellpadding="4">${rows.map(([label, value]) => cell(label, value)).join('')}</table>`,
-    '<p><strong>What to do next:</strong></p>',
-    `<ol>${steps.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>`,
-    '</body></html>',
-    '',
-  ].join('\n');
+  const parts = noticeParts(notice.workflowUrl, intro, rows, steps);
+  const text = parts.text.join('\n');
+  const html = ['<!doctype html>', '<html><body>', ...parts.html, '</body></html>', ''].join('\n');
 
   return { subject: failureSubject(notice), text, html };
 }
@@ -259,37 +235,15 @@ export function composeProfileReinstallEmail(notice: ProfileReinstallNotice): Pr
   const table = devices.map((device) => DEVICE_COLUMNS.map(([, value]) => oneLine(value(device))));
   const headings = DEVICE_COLUMNS.map(([heading]) => heading);
 
-  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  const parts = noticeParts(notice.workflowUrl, intro, rows, steps);
   // Fixed-width columns, so the list reads as a table in a plain-text mail client too.
   const columnWidths = headings.map((heading, i) => Math.max(heading.length, ...table.map((row) => (row[i] || '-').length)));
   const textRow = (cells: string[]) => cells.map((cell, i) => (cell || '-').padEnd(columnWidths[i]!)).join('  ').trimEnd();
-  const text = [
-    intro,
-    '',
-    ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`),
-    '',
-    'What to do next:',
-    ...steps.map((step, i) => `  ${i + 1}. ${step}`),
-    '',
-    textRow(headings),
-    textRow(columnWidths.map((w) => '-'.repeat(w))),
-    ...table.map(textRow),
-    '',
-  ].join('\n');
-
-  const cell = (label: string, value: string) => {
-    const shown = label === 'Workflow' && /^https?:\/\//i.test(notice.workflowUrl)
-      ? `<a href="${escapeHtml(notice.workflowUrl)}">${escapeHtml(value)}</a>`
-      : escapeHtml(value);
-    return `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${shown}</td></tr>`;
-  };
+  const text = [...parts.text, textRow(headings), textRow(columnWidths.map((w) => '-'.repeat(w))), ...table.map(textRow), ''].join('\n');
   const html = [
     '<!doctype html>',
     '<html><body>',
-    `<p>${escapeHtml(intro)}</p>`,
-    `<table cellpadding="4">${rows.map(([label, value]) => cell(label, value)).join('')}</table>`,
-    '<p><strong>What to do next:</strong></p>',
-    `<ol>${steps.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>`,
+    ...parts.html,
     '<table border="1" cellpadding="4" cellspacing="0">',
     `<thead><tr>${headings.map((heading) => `<th align="left">${escapeHtml(heading)}</th>`).join('')}</tr></thead>`,
     `<tbody>${table.map((row) => `<tr>${row.map((value) => `<td>${escapeHtml(value)}</td>`).join('')}</tr>`).join('\n')}</tbody>`,
@@ -299,6 +253,27 @@ export function composeProfileReinstallEmail(notice: ProfileReinstallNotice): Pr
   ].join('\n');
 
   return { subject: reinstallSubject(notice), text, html };
+}
+
+/**
+ * What both notices open with, as text lines and HTML lines: the intro, the facts as a label/value
+ * table (the Workflow row a link when it is a URL) and the numbered next steps.
+ */
+function noticeParts(workflowUrl: string, intro: string, rows: [string, string][], steps: string[]): { text: string[]; html: string[] } {
+  const width = Math.max(...rows.map(([label]) => label.length)) + 2;
+  const cell = (label: string, value: string) => {
+    const shown = label === 'Workflow' && /^https?:\/\//i.test(workflowUrl) ? `<a href="${escapeHtml(workflowUrl)}">${escapeHtml(value)}</a>` : escapeHtml(value);
+    return `<tr><th align="left" valign="top">${escapeHtml(label)}</th><td>${shown}</td></tr>`;
+  };
+  return {
+    text: [intro, '', ...rows.map(([label, value]) => `${`${label}:`.padEnd(width)}${value}`), '', 'What to do next:', ...steps.map((step, i) => `  ${i + 1}. ${step}`), ''],
+    html: [
+      `<p>${escapeHtml(intro)}</p>`,
+      `<table cellpadding="4">${rows.map(([label, value]) => cell(label, value)).join('')}</table>`,
+      '<p><strong>What to do next:</strong></p>',
+      `<ol>${steps.map((step) => `<li>${escapeHtml(step)}</li>`).join('')}</ol>`,
+    ],
+  };
 }
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
